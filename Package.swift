@@ -1,0 +1,53 @@
+// swift-tools-version:6.1
+// Voiceprint: speaker verification for Linux hosts. See ../shared/DESIGN.md.
+import PackageDescription
+
+let package = Package(
+    name: "Voiceprint",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "voiceprint", targets: ["voiceprint"]),
+        .library(name: "VoiceprintAudio", targets: ["VoiceprintAudio"]),
+        .library(name: "VoiceprintFeatures", targets: ["VoiceprintFeatures"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages, one system-library target each.
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+
+        .target(name: "VoiceprintAudio", dependencies: ["CSndFile", "CSoxr"]),
+        .target(name: "VoiceprintFeatures", dependencies: ["VoiceprintAudio", "CFFTW"]),
+
+        .executableTarget(
+            name: "voiceprint",
+            dependencies: [
+                "VoiceprintAudio", "VoiceprintFeatures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Release-mode benchmark driver used by `make bench*`; timing never runs in `make test`.
+        .executableTarget(
+            name: "VoiceprintBench",
+            dependencies: [
+                "VoiceprintAudio", "VoiceprintFeatures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Signal generators and temporary folders shared by the test targets.
+        .target(name: "VoiceprintTestSupport", dependencies: ["VoiceprintAudio"], path: "Tests/VoiceprintTestSupport"),
+        .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
+        .testTarget(
+            name: "VoiceprintFeaturesTests",
+            dependencies: ["VoiceprintFeatures", "VoiceprintAudio", "VoiceprintTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

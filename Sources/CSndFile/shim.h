@@ -1,0 +1,3 @@
+// Umbrella header for the sndfile system library (libsndfile1-dev on Debian).
+#pragma once
+#include <sndfile.h>

@@ -1,0 +1,3 @@
+// Umbrella header for the soxr system library (libsoxr-dev on Debian).
+#pragma once
+#include <soxr.h>

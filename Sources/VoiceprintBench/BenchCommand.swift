@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voiceprint-bench",
+        abstract: "Release-mode benchmarks for Voiceprint (run through `make bench`).",
+        subcommands: [FeatureBench.self]
+    )
+}

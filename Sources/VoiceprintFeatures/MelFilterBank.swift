@@ -1,0 +1,73 @@
+import Foundation
+
+/// Triangular mel filters over the power spectrum, stored sparsely (each filter
+/// touches about 2·257/81 FFT bins) because a dense 80 × 257 product per frame
+/// would cost ten times the arithmetic.
+///
+/// ref: Kaldi src/feat/mel-computations.cc, MelBanks::MelBanks: mel(f) =
+/// 1127·ln(1 + f/700); filters equally spaced in mel between the low and high
+/// frequencies, triangular *in the mel domain*; the Nyquist bin is excluded.
+public struct MelFilterBank: Sendable, Equatable {
+    public struct Filter: Sendable, Equatable {
+        /// Index of the first FFT bin with a non-zero weight.
+        public var firstBin: Int
+        public var weights: [Float]
+    }
+
+    public let filters: [Filter]
+    /// FFT bins the filters may read: fftSize / 2 (Nyquist excluded).
+    public let spectrumBins: Int
+
+    public static func mel(_ hz: Double) -> Double { 1127 * log(1 + hz / 700) }
+    public static func hz(_ mel: Double) -> Double { 700 * (exp(mel / 1127) - 1) }
+
+    public init(options: FeatureOptions) {
+        let binCount = options.fftSize / 2
+        let binWidth = Double(options.sampleRate) / Double(options.fftSize)
+        let melLow = Self.mel(options.lowFrequency)
+        let melHigh = Self.mel(options.resolvedHighFrequency)
+        let delta = (melHigh - melLow) / Double(options.melBins + 1)
+        var filters = [Filter]()
+        for band in 0..<options.melBins {
+            let left = melLow + Double(band) * delta
+            let center = left + delta
+            let right = center + delta
+            var first = -1
+            var weights = [Float]()
+            for bin in 0..<binCount {
+                let m = Self.mel(binWidth * Double(bin))
+                guard m > left && m < right else { continue }
+                let weight = m <= center ? (m - left) / (center - left) : (right - m) / (right - center)
+                if first < 0 { first = bin }
+                // Bins between first and this one are inside the triangle too, so the run is contiguous.
+                weights.append(Float(weight))
+            }
+            filters.append(Filter(firstBin: max(first, 0), weights: weights))
+        }
+        self.filters = filters
+        self.spectrumBins = binCount
+    }
+
+    /// Applies the filters to one power spectrum (≥ `spectrumBins` values),
+    /// writing one energy per band into `output`.
+    @inline(__always)
+    public func apply(power: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        for (band, filter) in filters.enumerated() {
+            var sum: Float = 0
+            filter.weights.withUnsafeBufferPointer { w in
+                let p = power + filter.firstBin
+                for i in 0..<w.count { sum += w[i] * p[i] }
+            }
+            output[band] = sum
+        }
+    }
+
+    /// The filters as a dense [bands, spectrumBins] matrix, for tests and plots.
+    public var denseMatrix: [[Float]] {
+        filters.map { filter in
+            var row = [Float](repeating: 0, count: spectrumBins)
+            for (i, w) in filter.weights.enumerated() { row[filter.firstBin + i] = w }
+            return row
+        }
+    }
+}
