@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "voiceprint", targets: ["voiceprint"]),
         .library(name: "VoiceprintAudio", targets: ["VoiceprintAudio"]),
         .library(name: "VoiceprintFeatures", targets: ["VoiceprintFeatures"]),
+        .library(name: "VoiceprintModel", targets: ["VoiceprintModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +24,9 @@ let package = Package(
 
         .target(name: "VoiceprintAudio", dependencies: ["CSndFile", "CSoxr"]),
         .target(name: "VoiceprintFeatures", dependencies: ["VoiceprintAudio", "CFFTW"]),
+        .target(name: "VoiceprintModel", dependencies: ["VoiceprintFeatures", "CBLAS"]),
+        .target(name: "VoiceprintScoring"),
+        .target(name: "VoiceprintTraining", dependencies: ["VoiceprintModel", "VoiceprintFeatures", "VoiceprintAudio", "VoiceprintScoring"]),
 
         .executableTarget(
             name: "voiceprint",
@@ -35,13 +39,16 @@ let package = Package(
         .executableTarget(
             name: "VoiceprintBench",
             dependencies: [
-                "VoiceprintAudio", "VoiceprintFeatures",
+                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Signal generators and temporary folders shared by the test targets.
         .target(name: "VoiceprintTestSupport", dependencies: ["VoiceprintAudio"], path: "Tests/VoiceprintTestSupport"),
+        .testTarget(name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "VoiceprintTestSupport"]),
+        .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintTestSupport"]),
+        .testTarget(name: "VoiceprintScoringTests", dependencies: ["VoiceprintScoring"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
         .testTarget(
             name: "VoiceprintFeaturesTests",

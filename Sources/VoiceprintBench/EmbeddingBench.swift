@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import VoiceprintAudio
+import VoiceprintFeatures
+import VoiceprintModel
+
+/// Embedding latency on one core: milliseconds per utterance of a given length
+/// with OpenBLAS single-threaded, as in the daemon's workers.
+struct EmbeddingBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embedding", abstract: "Milliseconds per 3 s utterance through the default network (one thread).")
+
+    @Option(help: "Utterance length in seconds of speech (100 frames per second).")
+    var seconds: Double = 3
+    @Option(help: "Timed repetitions (after warm-up); the median is reported.")
+    var repeats: Int = 50
+    @Option(help: "Write the measurements as JSON here.")
+    var json: String?
+
+    func run() throws {
+        BLAS.setThreads(1)
+        var rng = SeededGenerator(seed: 1)
+        let model = try EmbeddingModel(architecture: .standard, using: &rng)
+        let frames = Int(seconds * 100)
+        let features = FeatureMatrix(frames: frames, dimension: 80,
+                                     values: (0..<(frames * 80)).map { _ in Float(rng.gaussian()) })
+        var results = [Measurement]()
+        results.append(try Measurement.time("embed \(seconds) s (\(frames) frames), one thread", audioSeconds: seconds,
+                                            repeats: repeats, warmup: 5) { _ = try model.embed(features) })
+        let batch = [FeatureMatrix](repeating: features, count: 16)
+        results.append(try Measurement.time("embed 16 × \(seconds) s batched, one thread", audioSeconds: 16 * seconds,
+                                            repeats: max(3, repeats / 8), warmup: 1) { _ = try model.embed(batch: batch) })
+        print("parameters: \(model.parameterCount)")
+        for r in results {
+            let perUtterance = r.median / (r.audioSeconds / seconds) * 1000
+            print(r.line + String(format: "  → %.2f ms per utterance", perUtterance))
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/// Fully connected layer: [B, in] → [B, out], y = x·Wᵀ + b with W [out, in].
+public final class Linear: Layer, @unchecked Sendable {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let weight: Parameter
+    public let bias: Parameter
+    public var parameters: [Parameter] { [weight, bias] }
+
+    /// Training cache: the input.
+    private var input = Tensor(zeros: [0])
+
+    public init<G: RandomNumberGenerator>(inFeatures: Int, outFeatures: Int, using rng: inout G) {
+        precondition(inFeatures > 0 && outFeatures > 0, "Linear(\(inFeatures)→\(outFeatures)): sizes must be positive")
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        // Glorot initialisation: the output is not followed by a ReLU.
+        let limit = (6 / Float(inFeatures + outFeatures)).squareRoot()
+        weight = Parameter(name: "weight", value: .uniform(shape: [outFeatures, inFeatures], limit: limit, using: &rng))
+        bias = Parameter(name: "bias", value: Tensor(zeros: [outFeatures]))
+    }
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        input.expectShape([nil, inFeatures], "Linear(\(inFeatures)→\(outFeatures)) input [B, in]")
+        let batch = input.shape[0]
+        var output = Tensor(zeros: [batch, outFeatures])
+        output.storage.withUnsafeMutableBufferPointer { y in
+            bias.value.storage.withUnsafeBufferPointer { b in
+                for r in 0..<batch { (y.baseAddress! + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
+            }
+            input.storage.withUnsafeBufferPointer { x in
+                weight.value.storage.withUnsafeBufferPointer { w in
+                    BLAS.gemm(transB: true, m: batch, n: outFeatures, k: inFeatures, a: x.baseAddress!,
+                              b: w.baseAddress!, beta: 1, c: y.baseAddress!)
+                }
+            }
+        }
+        if mode == .training { self.input = input }
+        return output
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        let batch = input.shape[0]
+        gradOutput.expectShape([batch, outFeatures], "Linear.backward gradOutput")
+        var gradInput = Tensor(zeros: input.shape)
+        gradOutput.storage.withUnsafeBufferPointer { g in
+            input.storage.withUnsafeBufferPointer { x in
+                weight.gradient.storage.withUnsafeMutableBufferPointer { dw in
+                    BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: batch, a: g.baseAddress!,
+                              b: x.baseAddress!, beta: 1, c: dw.baseAddress!)
+                }
+            }
+            bias.gradient.storage.withUnsafeMutableBufferPointer { db in
+                for r in 0..<batch { for o in 0..<outFeatures { db[o] += g[r * outFeatures + o] } }
+            }
+            weight.value.storage.withUnsafeBufferPointer { w in
+                gradInput.storage.withUnsafeMutableBufferPointer { dx in
+                    BLAS.gemm(m: batch, n: inFeatures, k: outFeatures, a: g.baseAddress!, b: w.baseAddress!,
+                              c: dx.baseAddress!)
+                }
+            }
+        }
+        return gradInput
+    }
+}

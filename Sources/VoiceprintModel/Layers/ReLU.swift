@@ -1,0 +1,27 @@
+/// max(0, x), elementwise, any shape.
+public final class ReLU: Layer, @unchecked Sendable {
+    /// Training cache: the output, whose sign pattern is the derivative.
+    private var output = Tensor(zeros: [0])
+
+    public init() {}
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        var y = input
+        y.storage.withUnsafeMutableBufferPointer { v in
+            for i in 0..<v.count { v[i] = max(v[i], 0) }
+        }
+        if mode == .training { output = y }
+        return y
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        precondition(gradOutput.shape == output.shape, "ReLU.backward: gradient \(gradOutput.shape) for output \(output.shape)")
+        var g = gradOutput
+        g.storage.withUnsafeMutableBufferPointer { d in
+            output.storage.withUnsafeBufferPointer { y in
+                for i in 0..<d.count where y[i] <= 0 { d[i] = 0 }
+            }
+        }
+        return g
+    }
+}
