@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "voiceprint",
             dependencies: [
-                "VoiceprintAudio", "VoiceprintFeatures",
+                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintScoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,7 +47,7 @@ let package = Package(
         // Signal generators and temporary folders shared by the test targets.
         .target(name: "VoiceprintTestSupport", dependencies: ["VoiceprintAudio"], path: "Tests/VoiceprintTestSupport"),
         .testTarget(name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "VoiceprintTestSupport"]),
-        .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintTestSupport"]),
+        .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintScoringTests", dependencies: ["VoiceprintScoring"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
         .testTarget(

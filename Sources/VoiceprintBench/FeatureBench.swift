@@ -20,7 +20,8 @@ struct FeatureBench: ParsableCommand {
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let signal = SyntheticSpeech.make(seconds: seconds, sampleRate: 16_000, seed: 7)
+        var rng = SeededGenerator(seed: 7)
+        let signal = SyntheticVoice.random(using: &rng).utterance(seconds: seconds, using: &rng)
         let wav16 = workDir + "/bench-16k.wav"
         let flac44 = workDir + "/bench-44k-stereo.flac"
         try SoundFile.write(signal, sampleRate: 16_000, channels: 1, format: .wavPCM16, to: wav16)

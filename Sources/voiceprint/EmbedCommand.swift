@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import VoiceprintAudio
+import VoiceprintFeatures
+import VoiceprintModel
+
+/// `voiceprint embed`: embeddings of audio files (or of a feature matrix) with a model file.
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Print embeddings of audio files as JSON lines, or write them as .npy.")
+
+    @Argument(help: "Audio files (any format libsndfile reads).")
+    var files: [String] = []
+    @Option(help: "Model file.")
+    var model: String = ModelLocator.defaultModelPath
+    @Option(help: "Embed this [frames, dims] .npy feature matrix instead of audio (bypasses the front end).")
+    var features: String?
+    @Option(help: "Write the embeddings as an [N, D] .npy file instead of printing JSON lines.")
+    var output: String?
+
+    func run() throws {
+        let loaded: LoadedModel
+        do { loaded = try ModelFile.load(path: model) } catch {
+            FileHandle.standardError.write(Data("voiceprint: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.usage)
+        }
+        var rows = [(String, [Float])]()
+        if let features {
+            let (shape, values) = try NumpyFile.read(path: features)
+            guard shape.count == 2 else { throw ValidationError("\(features): expected a 2-D [frames, dims] array, got shape \(shape)") }
+            rows.append((features, try loaded.model.embed(FeatureMatrix(frames: shape[0], dimension: shape[1], values: values))))
+        }
+        let frontEnd = try SpeechFrontEnd(features: loaded.metadata.features)
+        let decoder = AudioDecoder()
+        for file in files {
+            do {
+                let utterance = try frontEnd.process(try decoder.decode(path: file).audio)
+                rows.append((file, try loaded.model.embed(utterance.features)))
+            } catch {
+                FileHandle.standardError.write(Data("voiceprint: \(file): \(error)\n".utf8))
+                throw ExitCode(ExitStatus.badAudio)
+            }
+        }
+        if let output {
+            let dimension = loaded.model.architecture.embeddingDimension
+            try NumpyFile.write(rows.flatMap(\.1), shape: [rows.count, dimension], to: output)
+            return
+        }
+        for (name, embedding) in rows {
+            let object: [String: Any] = ["file": name, "embedding": embedding.map(Double.init)]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// Where the shipped default model lives: next to the binary's share folder
+/// when installed, or Models/ in a source checkout.
+enum ModelLocator {
+    static var defaultModelPath: String {
+        if let env = ProcessInfo.processInfo.environment["VOICEPRINT_MODEL"] { return env }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let prefix = executable.deletingLastPathComponent().deletingLastPathComponent()
+        let installed = prefix.appendingPathComponent("share/voiceprint/default.safetensors").path
+        if FileManager.default.fileExists(atPath: installed) { return installed }
+        return "Models/default.safetensors"
+    }
+}
