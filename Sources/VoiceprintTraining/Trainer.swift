@@ -90,7 +90,9 @@ public final class Trainer {
     /// between steps; a final checkpoint is then written).
     public func run(checkpointPath: String?, shouldStop: @escaping () -> Bool = { false },
                     report: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
-        BLAS.setThreads(options.threads)
+        // One replica per thread, each with single-threaded BLAS (see DataParallel).
+        BLAS.setThreads(1)
+        let parallel = try DataParallel(master: model, ways: options.threads)
         let sampler = try BatchSampler(cache: cache, speakers: trainingSpeakers, options: options.batch,
                                        augmenter: Augmenter(options: options.augmentation), features: options.features)
         let prefetcher = BatchPrefetcher(sampler: sampler, seed: options.seed, steps: startStep..<options.steps)
@@ -103,12 +105,12 @@ public final class Trainer {
         while step < options.steps {
             if shouldStop() { interrupted = true; break }
             let batch = prefetcher.batch(for: step)
-            model.zeroGradients()
-            let embeddings = model.forward(batch.input, mode: .training)
+            let (embeddings, shares) = parallel.forward(batch.input, groups: batch.labels.count / options.batch.utterancesPerSpeaker)
             let result = loss(embeddings: embeddings, labels: batch.labels)
-            model.backward(result.gradient)
+            parallel.backward(result.gradient, shares: shares)
             let rate = schedule.rate(at: step)
             optimizer.update(learningRate: rate)
+            parallel.synchronize()
             step += 1
 
             recent.append(result.loss)

@@ -12,6 +12,13 @@ public struct CachedUtterance: Sendable {
     /// Log-mel features of the speech frames, *not* mean-normalised: each
     /// training crop is normalised on its own, as a short utterance would be.
     public var features: FeatureMatrix
+
+    public init(speaker: Int, path: String, samples: [Float], features: FeatureMatrix) {
+        self.speaker = speaker
+        self.path = path
+        self.samples = samples
+        self.features = features
+    }
 }
 
 /// Every utterance of a corpus decoded and featurised once, in parallel, so

@@ -5,6 +5,10 @@
 /// ref: Ioffe & Szegedy 2015; running variance is the unbiased batch variance
 /// and momentum weighs the new batch, as in PyTorch's BatchNorm1d, so imported
 /// weights behave identically.
+///
+/// The loops run row by row over contiguous channels so that they vectorise;
+/// this layer touches every activation four times per step and was a tenth of
+/// training time when written channel by channel.
 public final class BatchNorm: Layer, @unchecked Sendable {
     public let channels: Int
     public let momentum: Float
@@ -41,23 +45,28 @@ public final class BatchNorm: Layer, @unchecked Sendable {
         var invStd = [Float](repeating: 0, count: channels)
         if mode == .training {
             precondition(rows > 1, "BatchNorm: batch statistics need more than one row, got \(input.shape)")
-            var variance = [Double](repeating: 0, count: channels)
-            var sum = [Double](repeating: 0, count: channels)
+            var variance = [Float](repeating: 0, count: channels)
             input.storage.withUnsafeBufferPointer { x in
-                for r in 0..<rows { for c in 0..<channels { sum[c] += Double(x[r * channels + c]) } }
-                for c in 0..<channels { mean[c] = Float(sum[c] / Double(rows)) }
-                for r in 0..<rows {
-                    for c in 0..<channels {
-                        let d = Double(x[r * channels + c] - mean[c])
-                        variance[c] += d * d
+                mean.withUnsafeMutableBufferPointer { m in
+                    for r in 0..<rows { Self.add(x.baseAddress! + r * channels, into: m.baseAddress!, count: channels) }
+                    for c in 0..<channels { m[c] /= Float(rows) }
+                    // Second pass on centred values: E[x²] − E[x]² loses precision in Float.
+                    variance.withUnsafeMutableBufferPointer { v in
+                        for r in 0..<rows {
+                            let row = x.baseAddress! + r * channels
+                            for c in 0..<channels {
+                                let d = row[c] - m[c]
+                                v[c] += d * d
+                            }
+                        }
                     }
                 }
             }
             for c in 0..<channels {
-                let biased = variance[c] / Double(rows)
-                invStd[c] = Float(1 / (biased + Double(epsilon)).squareRoot())
+                let biased = variance[c] / Float(rows)
+                invStd[c] = 1 / (biased + epsilon).squareRoot()
                 runningMean.value[c] = (1 - momentum) * runningMean.value[c] + momentum * mean[c]
-                let unbiased = Float(variance[c] / Double(rows - 1))
+                let unbiased = variance[c] / Float(rows - 1)
                 runningVariance.value[c] = (1 - momentum) * runningVariance.value[c] + momentum * unbiased
             }
         } else {
@@ -66,18 +75,25 @@ public final class BatchNorm: Layer, @unchecked Sendable {
                 invStd[c] = 1 / (runningVariance.value[c] + epsilon).squareRoot()
             }
         }
-        var xhat = input
-        var output = input
-        xhat.storage.withUnsafeMutableBufferPointer { h in
+        var output = Tensor(zeros: input.shape)
+        var xhat = mode == .training ? Tensor(zeros: input.shape) : Tensor(zeros: [0])
+        input.storage.withUnsafeBufferPointer { x in
             output.storage.withUnsafeMutableBufferPointer { y in
-                gamma.value.storage.withUnsafeBufferPointer { g in
-                    beta.value.storage.withUnsafeBufferPointer { b in
-                        for r in 0..<rows {
-                            let base = r * channels
-                            for c in 0..<channels {
-                                let n = (h[base + c] - mean[c]) * invStd[c]
-                                h[base + c] = n
-                                y[base + c] = g[c] * n + b[c]
+                xhat.storage.withUnsafeMutableBufferPointer { h in
+                    gamma.value.storage.withUnsafeBufferPointer { g in
+                        beta.value.storage.withUnsafeBufferPointer { b in
+                            mean.withUnsafeBufferPointer { m in
+                                invStd.withUnsafeBufferPointer { s in
+                                    for r in 0..<rows {
+                                        let base = r * channels
+                                        for c in 0..<channels {
+                                            let n = (x[base + c] - m[c]) * s[c]
+                                            y[base + c] = g[c] * n + b[c]
+                                        }
+                                        guard h.count > 0 else { continue }
+                                        for c in 0..<channels { h[base + c] = (x[base + c] - m[c]) * s[c] }
+                                    }
+                                }
                             }
                         }
                     }
@@ -98,10 +114,15 @@ public final class BatchNorm: Layer, @unchecked Sendable {
         var sumGX = [Float](repeating: 0, count: channels)
         gradOutput.storage.withUnsafeBufferPointer { g in
             normalized.storage.withUnsafeBufferPointer { h in
-                for r in 0..<rows {
-                    for c in 0..<channels {
-                        sumG[c] += g[r * channels + c]
-                        sumGX[c] += g[r * channels + c] * h[r * channels + c]
+                sumG.withUnsafeMutableBufferPointer { sg in
+                    sumGX.withUnsafeMutableBufferPointer { sgx in
+                        for r in 0..<rows {
+                            let base = r * channels
+                            for c in 0..<channels {
+                                sg[c] += g[base + c]
+                                sgx[c] += g[base + c] * h[base + c]
+                            }
+                        }
                     }
                 }
             }
@@ -111,19 +132,34 @@ public final class BatchNorm: Layer, @unchecked Sendable {
             gamma.gradient[c] += sumGX[c]
         }
         // dx = γ/σ · (g − mean(g) − x̂·mean(g·x̂)), the standard batch-statistics gradient.
-        var gradInput = gradOutput
         let n = Float(rows)
-        gradInput.storage.withUnsafeMutableBufferPointer { d in
-            normalized.storage.withUnsafeBufferPointer { h in
-                for r in 0..<rows {
-                    for c in 0..<channels {
-                        let i = r * channels + c
-                        let scale = gamma.value[c] * inverseStd[c]
-                        d[i] = scale * (d[i] - sumG[c] / n - h[i] * sumGX[c] / n)
+        let scale = (0..<channels).map { gamma.value[$0] * inverseStd[$0] }
+        let meanG = sumG.map { $0 / n }
+        let meanGX = sumGX.map { $0 / n }
+        var gradInput = Tensor(zeros: gradOutput.shape)
+        gradOutput.storage.withUnsafeBufferPointer { g in
+            gradInput.storage.withUnsafeMutableBufferPointer { d in
+                normalized.storage.withUnsafeBufferPointer { h in
+                    scale.withUnsafeBufferPointer { k in
+                        meanG.withUnsafeBufferPointer { mg in
+                            meanGX.withUnsafeBufferPointer { mgx in
+                                for r in 0..<rows {
+                                    let base = r * channels
+                                    for c in 0..<channels {
+                                        d[base + c] = k[c] * (g[base + c] - mg[c] - h[base + c] * mgx[c])
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         return gradInput
+    }
+
+    @inline(__always)
+    private static func add(_ x: UnsafePointer<Float>, into sum: UnsafeMutablePointer<Float>, count: Int) {
+        for c in 0..<count { sum[c] += x[c] }
     }
 }
