@@ -4,7 +4,7 @@ PREFIX   ?= /usr/local
 RELEASE  := .build/release
 SAMPLE   := out/sample.wav
 
-.PHONY: all deps build debug run test bench bench-features feature-reference clean
+.PHONY: all deps build debug run test bench bench-features bench-model feature-reference clean
 
 all: build
 
@@ -29,11 +29,15 @@ test: deps
 	$(SWIFT) test
 
 # Benchmarks are release builds, pinned to one core; results go to docs/benchmarks.md.
-bench: bench-features
+bench: bench-features bench-model
 
 bench-features: deps
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-features
+
+bench-model: deps
+	$(SWIFT) build -c release --product VoiceprintBench
+	./scripts/bench-model
 
 # Regenerates the torchaudio reference values committed under Tests/ (needs PyPI).
 feature-reference:

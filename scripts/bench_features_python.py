@@ -23,7 +23,11 @@ def timed(name, fn, audio_seconds, repeats):
         start = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - start)
-    return {"name": name, "seconds": seconds, "audioSeconds": audio_seconds}
+    factors = [audio_seconds / s for s in seconds]
+    median = audio_seconds / statistics.median(seconds)
+    # Same row format as the Swift bench (Measurement.row).
+    return {"name": name, "median": f"{median:.0f}×", "range": f"{min(factors):.0f}× – {max(factors):.0f}×",
+            "value": str(median)}
 
 
 def main(path, repeats, out):
@@ -49,8 +53,7 @@ def main(path, repeats, out):
         timed("python_speech_features logfbank, one call", lambda: psf(y), total, repeats),
     ]
     for r in results:
-        med = statistics.median(r["seconds"])
-        print(f"{r['name']:<56} {r['audioSeconds'] / med:8.0f}x real time (median {med:.4f} s)")
+        print(f"{r['name']:<56} {r['median']} (range {r['range']})")
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
 

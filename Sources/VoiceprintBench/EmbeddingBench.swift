@@ -25,20 +25,14 @@ struct EmbeddingBench: ParsableCommand {
         let features = FeatureMatrix(frames: frames, dimension: 80,
                                      values: (0..<(frames * 80)).map { _ in Float(rng.gaussian()) })
         var results = [Measurement]()
-        results.append(try Measurement.time("embed \(seconds) s (\(frames) frames), one thread", audioSeconds: seconds,
-                                            repeats: repeats, warmup: 5) { _ = try model.embed(features) })
+        let label = String(format: "%.0f s", seconds)
+        results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread", work: 1,
+                                            unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try model.embed(features) })
         let batch = [FeatureMatrix](repeating: features, count: 16)
-        results.append(try Measurement.time("embed 16 × \(seconds) s batched, one thread", audioSeconds: 16 * seconds,
-                                            repeats: max(3, repeats / 8), warmup: 1) { _ = try model.embed(batch: batch) })
-        print("parameters: \(model.parameterCount)")
-        for r in results {
-            let perUtterance = r.median / (r.audioSeconds / seconds) * 1000
-            print(r.line + String(format: "  → %.2f ms per utterance", perUtterance))
-        }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
-        }
+        results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread", work: 16,
+                                            unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try model.embed(batch: batch) })
+        print("default architecture: \(model.parameterCount) parameters")
+        for r in results { print(r.line) }
+        try Measurement.save(results, to: json)
     }
 }

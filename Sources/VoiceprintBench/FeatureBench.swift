@@ -40,40 +40,36 @@ struct FeatureBench: ParsableCommand {
         let threeSeconds = Array(signal.prefix(48_000))
 
         var results = [Measurement]()
-        results.append(try Measurement.time("log-mel alone, one call", audioSeconds: seconds, repeats: repeats) {
+        results.append(try Measurement.time("log-mel alone, one call", work: seconds, repeats: repeats) {
             _ = try extractor.extract(audio)
         })
         let chunks = Int(seconds / 3)
-        results.append(Measurement.time("log-mel alone, 3 s calls", audioSeconds: Double(chunks) * 3, repeats: repeats) {
+        results.append(Measurement.time("log-mel alone, 3 s calls", work: Double(chunks) * 3, repeats: repeats) {
             for _ in 0..<chunks { _ = extractor.extract(samples: threeSeconds) }
         })
-        results.append(try Measurement.time("MFCC(30) alone, one call", audioSeconds: seconds, repeats: repeats) {
+        results.append(try Measurement.time("MFCC(30) alone, one call", work: seconds, repeats: repeats) {
             _ = try mfcc.extract(audio)
         })
-        results.append(Measurement.time("VAD alone", audioSeconds: seconds, repeats: repeats) {
+        results.append(Measurement.time("VAD alone", work: seconds, repeats: repeats) {
             _ = frontEnd.detector.detect(audio)
         })
-        results.append(try Measurement.time("16 kHz WAV: decode+VAD+log-mel+CMN", audioSeconds: seconds, repeats: repeats) {
+        results.append(try Measurement.time("16 kHz WAV: decode+VAD+log-mel+CMN", work: seconds, repeats: repeats) {
             _ = try frontEnd.process(try decoder.decode(path: wav16).audio)
         })
-        results.append(try Measurement.time("44.1 kHz stereo FLAC: decode+resample+VAD+log-mel+CMN", audioSeconds: seconds, repeats: repeats) {
+        results.append(try Measurement.time("44.1 kHz stereo FLAC: decode+resample+VAD+log-mel+CMN", work: seconds, repeats: repeats) {
             _ = try frontEnd.process(try decoder.decode(path: flac44).audio)
         })
-        results.append(try Measurement.time("44.1 kHz stereo FLAC: decode+resample", audioSeconds: seconds, repeats: repeats) {
+        results.append(try Measurement.time("44.1 kHz stereo FLAC: decode+resample", work: seconds, repeats: repeats) {
             _ = try decoder.decode(path: flac44)
         })
         let mono44 = signal44
-        results.append(Measurement.time("resample 44.1→16 kHz alone (soxr HQ)", audioSeconds: seconds, repeats: repeats) {
+        results.append(Measurement.time("resample 44.1→16 kHz alone (soxr HQ)", work: seconds, repeats: repeats) {
             _ = Resampler().resample(mono44, from: 44_100, to: 16_000)
         })
-        results.append(try Measurement.time("44.1 kHz stereo FLAC: libsndfile read alone", audioSeconds: seconds, repeats: repeats) {
+        results.append(try Measurement.time("44.1 kHz stereo FLAC: libsndfile read alone", work: seconds, repeats: repeats) {
             _ = try SoundFile(path: flac44).readAllFrames(maxFrames: Int.max / 4)
         })
         for result in results { print(result.line) }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
-        }
+        try Measurement.save(results, to: json)
     }
 }

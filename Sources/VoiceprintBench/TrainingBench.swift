@@ -54,17 +54,10 @@ struct TrainingBench: ParsableCommand {
             let per = zip(stamps.dropFirst(3), stamps.dropFirst(4)).map { $1.timeIntervalSince($0) }
             let batch = Double(options.batch.speakers * options.batch.utterancesPerSpeaker)
             // Crops average 3 s: "audio seconds" here are crop-seconds, so RTF = crop-seconds/s.
-            results.append(Measurement(name: "train step, \(count) thread(s)\(augment ? ", augmented" : "")",
-                                       seconds: per, audioSeconds: batch))
+            results.append(Measurement(name: "training utterances (3 s crops, 64 per step), \(count) thread(s)\(augment ? ", augmented" : "")",
+                                       seconds: per, work: batch, unit: .perSecond))
         }
-        for r in results {
-            print(r.line.replacingOccurrences(of: "× real time", with: " utt/s")
-                  + String(format: "  (%.0f ms per %d-utterance step)", r.median * 1000, Int(r.audioSeconds)))
-        }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
-        }
+        for r in results { print(r.line) }
+        try Measurement.save(results, to: json)
     }
 }
