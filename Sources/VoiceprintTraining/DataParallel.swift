@@ -47,13 +47,11 @@ final class DataParallel {
         let models = [master] + replicas
         let shares = Self.shares(rows: batch.shape[0], groups: groups, ways: ways)
         let frames = batch.shape[1], dimension = batch.shape[2]
-        let outputs = Slots<Tensor>(count: shares.count)
-        DispatchQueue.concurrentPerform(iterations: shares.count) { i in
+        let parts = parallelMap(count: shares.count, threads: shares.count) { i in
             let range = shares[i]
             let slice = Array(batch.storage[(range.lowerBound * frames * dimension)..<(range.upperBound * frames * dimension)])
-            outputs[i] = models[i].forward(Tensor(shape: [range.count, frames, dimension], storage: slice), mode: .training)
+            return models[i].forward(Tensor(shape: [range.count, frames, dimension], storage: slice), mode: .training)
         }
-        let parts = outputs.values
         let d = parts[0].shape[1]
         return (Tensor(shape: [batch.shape[0], d], storage: parts.flatMap(\.storage)), shares)
     }
@@ -64,7 +62,7 @@ final class DataParallel {
         let models = [master] + replicas
         let d = gradient.shape[1]
         for model in models { model.zeroGradients() }
-        DispatchQueue.concurrentPerform(iterations: shares.count) { i in
+        _ = parallelMap(count: shares.count, threads: shares.count) { i in
             let range = shares[i]
             let slice = Array(gradient.storage[(range.lowerBound * d)..<(range.upperBound * d)])
             models[i].backward(Tensor(shape: [range.count, d], storage: slice))
@@ -80,16 +78,4 @@ final class DataParallel {
             }
         }
     }
-}
-
-/// Per-index results written from `concurrentPerform` workers (each index by one worker).
-final class Slots<T>: @unchecked Sendable {
-    // @unchecked: each index is written by exactly one worker, and read after all finish.
-    private var storage: [T?]
-    init(count: Int) { storage = [T?](repeating: nil, count: count) }
-    subscript(index: Int) -> T {
-        get { storage[index]! }
-        set { storage.withUnsafeMutableBufferPointer { $0[index] = newValue } }
-    }
-    var values: [T] { storage.map { $0! } }
 }

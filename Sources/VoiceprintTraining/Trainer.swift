@@ -190,3 +190,30 @@ public final class Trainer {
         return VerificationMetrics(targetScores: targets, impostorScores: impostors)
     }
 }
+
+extension Trainer {
+    /// A score-normalisation cohort: one unit-length vector per training
+    /// speaker (the normalised mean of up to `utterancesPerSpeaker` of its
+    /// utterance embeddings), for at most `maxSpeakers` speakers. Training
+    /// speakers are impostors to anyone enrolled later, which is what AS-norm needs.
+    public func cohort(maxSpeakers: Int, utterancesPerSpeaker: Int = 5) -> Tensor? {
+        let groups = cache.utterancesBySpeaker
+        let speakers = trainingSpeakers.prefix(maxSpeakers)
+        guard !speakers.isEmpty else { return nil }
+        let d = model.architecture.embeddingDimension
+        var rows = [Float]()
+        for speaker in speakers {
+            let features = groups[speaker].prefix(utterancesPerSpeaker).map { index -> FeatureMatrix in
+                var f = cache.utterances[index].features
+                if options.features.meanNormalization { MeanNormalization.apply(to: &f) }
+                return f
+            }
+            guard let embeddings = try? model.embed(batch: features) else { continue }
+            var mean = [Float](repeating: 0, count: d)
+            for e in embeddings { for i in 0..<d { mean[i] += e[i] } }
+            let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            rows += mean.map { $0 / max(norm, 1e-12) }
+        }
+        return rows.isEmpty ? nil : Tensor(shape: [rows.count / d, d], storage: rows)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import VoiceprintAudio
 import VoiceprintFeatures
+import VoiceprintModel
 
 /// One decoded training utterance.
 public struct CachedUtterance: Sendable {
@@ -45,7 +46,7 @@ public struct UtteranceCache: Sendable {
     ///   - progress: called from worker threads with (files done, total files).
     public static func load(corpus: SpeakerCorpus, features: FeatureOptions, keepAudio: Bool,
                             minimumFrames: Int, maximumSeconds: Double = 60, threads: Int,
-                            progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> UtteranceCache {
+                            progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> UtteranceCache {
         var options = features
         options.meanNormalization = false
         let frontEnd = try SpeechFrontEnd(features: options)
@@ -55,35 +56,26 @@ public struct UtteranceCache: Sendable {
         let decoder = AudioDecoder(options: decoderOptions)
 
         let jobs = corpus.speakers.enumerated().flatMap { index, speaker in speaker.files.map { (index, $0) } }
-        let results = ResultSlots<Result<CachedUtterance, UtteranceFailure>>(count: jobs.count)
-        let next = Counter()
-        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
-            while let i = next.take(below: jobs.count) {
-                let (speaker, path) = jobs[i]
-                let outcome: Result<CachedUtterance, UtteranceFailure>
-                do {
-                    let audio = try decoder.decode(path: path).audio
-                    let processed = try frontEnd.process(audio)
-                    if processed.features.frames < minimumFrames {
-                        outcome = .failure(.tooShort(path))
-                    } else {
-                        outcome = .success(CachedUtterance(speaker: speaker, path: path,
-                                                           samples: keepAudio ? audio.samples : [],
-                                                           features: processed.features))
-                    }
-                } catch {
-                    outcome = .failure(.unreadable(path, "\(error)"))
+        let results = parallelMap(count: jobs.count, threads: threads, progress: { progress($0, jobs.count) }) { i in
+            let (speaker, path) = jobs[i]
+            do {
+                let audio = try decoder.decode(path: path).audio
+                let processed = try frontEnd.process(audio)
+                guard processed.features.frames >= minimumFrames else {
+                    return Result<CachedUtterance, UtteranceFailure>.failure(.tooShort(path))
                 }
-                results.set(i, outcome)
-                progress(next.finished(), jobs.count)
+                return .success(CachedUtterance(speaker: speaker, path: path, samples: keepAudio ? audio.samples : [],
+                                                features: processed.features))
+            } catch {
+                return .failure(.unreadable(path, "\(error)"))
             }
         }
 
         var utterances = [CachedUtterance]()
         var failures = [(String, String)]()
         var tooShort = [String]()
-        for slot in results.values {
-            switch slot! {
+        for result in results {
+            switch result {
             case .success(let u): utterances.append(u)
             case .failure(.tooShort(let path)): tooShort.append(path)
             case .failure(.unreadable(let path, let message)): failures.append((path, message))
@@ -105,30 +97,4 @@ public struct UtteranceCache: Sendable {
 private enum UtteranceFailure: Error {
     case unreadable(String, String)
     case tooShort(String)
-}
-
-/// Results written by index from worker threads.
-final class ResultSlots<T>: @unchecked Sendable {
-    // @unchecked: every access holds `lock`.
-    private let lock = NSLock()
-    private var storage: [T?]
-    init(count: Int) { storage = [T?](repeating: nil, count: count) }
-    func set(_ index: Int, _ value: T) { lock.withLock { storage[index] = value } }
-    var values: [T?] { lock.withLock { storage } }
-}
-
-/// Hands out job indices to worker threads and counts finished jobs.
-final class Counter: @unchecked Sendable {
-    // @unchecked: every access holds `lock`.
-    private let lock = NSLock()
-    private var issued = 0
-    private var done = 0
-    func take(below limit: Int) -> Int? {
-        lock.withLock {
-            guard issued < limit else { return nil }
-            issued += 1
-            return issued - 1
-        }
-    }
-    func finished() -> Int { lock.withLock { done += 1; return done } }
 }

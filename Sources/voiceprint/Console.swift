@@ -32,7 +32,7 @@ final class Console: @unchecked Sendable {
                 barShown = true
             } else {
                 let percent = Int(fraction * 100)
-                if percent / 5 != lastPlainPercent / 5 || done == total {
+                if percent / 10 != lastPlainPercent / 10 || done == total {
                     lastPlainPercent = percent
                     FileHandle.standardError.write(Data((text + "\n").utf8))
                 }

@@ -66,6 +66,8 @@ struct TrainCommand: ParsableCommand {
     var noMeanNormalization = false
     @Option(help: "Longest file to read, in seconds.")
     var maxSeconds = 60.0
+    @Option(help: "Training speakers whose mean embeddings are stored as the AS-norm cohort (0: none).")
+    var cohortSpeakers = 400
 
     enum NetworkSize: String, ExpressibleByArgument, CaseIterable { case standard, small, tiny }
 
@@ -157,7 +159,8 @@ struct TrainCommand: ParsableCommand {
                 "validation_history": String(decoding: try encoder.encode(outcome.validation), as: UTF8.self),
                 "training_seconds": String(format: "%.0f", Date().timeIntervalSince(start)),
             ])
-        try ModelFile.write(model: trainer.model, metadata: metadata, to: out)
+        let cohort = cohortSpeakers > 0 ? trainer.cohort(maxSpeakers: cohortSpeakers) : nil
+        try ModelFile.write(model: trainer.model, metadata: metadata, cohort: cohort, to: out)
         if let eer {
             console.line(String(format: "validation EER %.2f %% at threshold %.3f", eer.rate * 100, eer.threshold))
         }

@@ -22,6 +22,6 @@ struct VoiceprintCommand: ParsableCommand {
         4 bad or too-short audio, 5 unknown speaker, 6 forbidden, 7 any other error.
         """,
         version: "0.1.0",
-        subcommands: [FeaturesCommand.self, TrainCommand.self, EmbedCommand.self]
+        subcommands: [FeaturesCommand.self, TrainCommand.self, EmbedCommand.self, EvaluateCommand.self]
     )
 }

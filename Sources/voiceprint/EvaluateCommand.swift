@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import VoiceprintAudio
+import VoiceprintModel
+import VoiceprintScoring
+
+/// `voiceprint evaluate`: error rates of a model (or the training-free
+/// baseline) on a VoxCeleb-format trial list.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Measure EER and minDCF on a trial list (LABEL PATH_A PATH_B, label 1 = same speaker).",
+        discussion: """
+        Each distinct file is embedded once, on all cores. Scores are cosine similarities, optionally
+        AS-normalised against the cohort stored in the model file. Prints EER, minDCF at p_target 0.01
+        and 0.05, the thresholds at the EER and at 1 % false accepts, and the trial counts.
+        """)
+
+    @Option(help: "Trial list: one 'LABEL PATH_A PATH_B' per line.")
+    var trials: String
+    @Option(help: "Folder the trial paths are relative to.")
+    var root: String
+    @Option(help: "Model file (default: the shipped model).")
+    var model: String = ModelLocator.defaultModelPath
+    @Option(help: "System to score: model (the embedding network) or mfcc-stats (training-free baseline).")
+    var system: System = .model
+    @Option(help: "Score normalisation: none or as-norm (needs a cohort in the model file).")
+    var norm: Normalization = .none
+    @Option(help: "Cohort members per side for AS-norm.")
+    var topN = 200
+    @Option(help: "Write per-trial scores here: LABEL PATH_A PATH_B SCORE.")
+    var scores: String?
+    @Option(help: "Write the DET curve and score histograms here (SVG).")
+    var detPlot: String?
+    @Option(help: "Threads for embedding (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print the result as one JSON object.")
+    var json = false
+
+    enum System: String, ExpressibleByArgument, CaseIterable { case model, mfccStats = "mfcc-stats" }
+    enum Normalization: String, ExpressibleByArgument, CaseIterable { case none, asNorm = "as-norm" }
+
+    func run() throws {
+        let list: TrialList
+        do { list = try TrialList(path: trials) } catch { fail("\(error)", ExitStatus.usage) }
+        let files = list.files
+        let rootURL = URL(fileURLWithPath: root)
+        for trial in list.trials {
+            for path in [trial.first, trial.second] where !FileManager.default.fileExists(atPath: rootURL.appendingPathComponent(path).path) {
+                fail("\(trials):\(trial.line): audio file \(rootURL.appendingPathComponent(path).path) does not exist", ExitStatus.badAudio)
+            }
+        }
+
+        let embedder: UtteranceEmbedder
+        var normalization: ScoreNormalization?
+        switch system {
+        case .model:
+            let loaded: LoadedModel
+            do { loaded = try ModelFile.load(path: model) } catch { fail("\(error)", ExitStatus.usage) }
+            embedder = try NetworkEmbedder(loaded)
+            if norm == .asNorm {
+                guard let cohort = loaded.cohort else {
+                    fail("\(model) carries no cohort tensor; AS-norm needs one (train with a cohort, or use --norm none)", ExitStatus.usage)
+                }
+                normalization = ScoreNormalization(cohort: cohort.storage, dimension: cohort.shape[1], topN: topN)
+            }
+        case .mfccStats:
+            embedder = try MFCCStatisticsEmbedder()
+            if norm == .asNorm { fail("--norm as-norm needs a model's cohort; not available for mfcc-stats", ExitStatus.usage) }
+        }
+
+        BLAS.setThreads(1)
+        let console = Console()
+        let started = Date()
+        let decoder = AudioDecoder()
+        let results = parallelMap(count: files.count, threads: threads, progress: { console.progress("embedding", $0, files.count) }) { i in
+            let path = rootURL.appendingPathComponent(files[i]).path
+            do { return Result<[Float], FileError>.success(try embedder.embed(try decoder.decode(path: path).audio).vector) } catch {
+                // Audio errors already start with the path; embedding errors do not.
+                return .failure(FileError(message: error is AudioError ? "\(error)" : "\(path): \(error)"))
+            }
+        }
+        console.endProgress()
+        var embeddings = [String: [Float]]()
+        for (file, result) in zip(files, results) {
+            switch result {
+            case .success(let vector): embeddings[file] = vector
+            case .failure(let error): fail(error.message, ExitStatus.badAudio)
+            }
+        }
+        let embedSeconds = Date().timeIntervalSince(started)
+
+        let statistics = normalization.map { n in embeddings.mapValues { n.statistics(of: $0) } }
+        var targetScores = [Float](), impostorScores = [Float](), lines = [String]()
+        for trial in list.trials {
+            let a = embeddings[trial.first]!, b = embeddings[trial.second]!
+            var score = zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            if let normalization, let statistics {
+                score = normalization.normalize(score, first: statistics[trial.first]!, second: statistics[trial.second]!)
+            }
+            if trial.isTarget { targetScores.append(score) } else { impostorScores.append(score) }
+            lines.append("\(trial.isTarget ? 1 : 0) \(trial.first) \(trial.second) \(String(format: "%.6f", score))")
+        }
+        if let scores { try (lines.joined(separator: "\n") + "\n").write(toFile: scores, atomically: true, encoding: .utf8) }
+
+        let metrics = VerificationMetrics(targetScores: targetScores, impostorScores: impostorScores)
+        let eer = metrics.equalErrorRate
+        let dcf1 = metrics.minimumDetectionCost(targetPrior: 0.01)
+        let dcf5 = metrics.minimumDetectionCost(targetPrior: 0.05)
+        let far1 = metrics.operatingPoint(atFalseAcceptRate: 0.01)
+        let label = "\(embedder.name)\(normalization != nil ? " + AS-norm (top \(normalization!.topN) of \(normalization!.cohortSize))" : "")"
+        if let detPlot {
+            let svg = DETPlot.svg(metrics: metrics, targetScores: targetScores, impostorScores: impostorScores,
+                                  title: "\(label) on \(URL(fileURLWithPath: trials).lastPathComponent)")
+            try svg.write(toFile: detPlot, atomically: true, encoding: .utf8)
+        }
+        if json {
+            let object: [String: Any] = [
+                "system": label, "trials": list.trials.count, "targets": metrics.targetCount,
+                "impostors": metrics.impostorCount, "files": files.count, "eer": eer.rate,
+                "eer_threshold": Double(eer.threshold), "min_dcf_0.01": dcf1.cost, "min_dcf_0.05": dcf5.cost,
+                "threshold_far_1pct": Double(far1.threshold), "frr_at_far_1pct": far1.falseRejectRate,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
+        print("system:     \(label)")
+        print("trials:     \(list.trials.count) (\(metrics.targetCount) same-speaker, \(metrics.impostorCount) different-speaker) over \(files.count) files, embedded in \(String(format: "%.1f", embedSeconds)) s")
+        print(String(format: "EER:        %.2f %% at threshold %.4f", eer.rate * 100, eer.threshold))
+        print(String(format: "minDCF:     %.4f (p_target 0.01), %.4f (p_target 0.05)", dcf1.cost, dcf5.cost))
+        print(String(format: "1 %% FAR:    threshold %.4f, false-reject rate %.2f %%", far1.threshold, far1.falseRejectRate * 100))
+    }
+
+    private func fail(_ message: String, _ code: Int32) -> Never {
+        FileHandle.standardError.write(Data("voiceprint: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}
+
+/// A per-file failure carried out of the worker threads.
+struct FileError: Error {
+    var message: String
+}
