@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "voiceprint", targets: ["voiceprint"]),
+        .executable(name: "voiceprintd", targets: ["voiceprintd"]),
         .library(name: "VoiceprintAudio", targets: ["VoiceprintAudio"]),
         .library(name: "VoiceprintFeatures", targets: ["VoiceprintFeatures"]),
         .library(name: "VoiceprintModel", targets: ["VoiceprintModel"]),
@@ -14,6 +15,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages, one system-library target each.
@@ -26,6 +31,29 @@ let package = Package(
         .target(name: "VoiceprintFeatures", dependencies: ["VoiceprintAudio", "CFFTW"]),
         .target(name: "VoiceprintModel", dependencies: ["VoiceprintFeatures", "CBLAS"]),
         .target(name: "VoiceprintScoring"),
+        .target(name: "VoiceprintProtocol"),
+        .target(name: "VoiceprintStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "VoiceprintDaemon",
+            dependencies: [
+                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintScoring",
+                "VoiceprintProtocol", "VoiceprintStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "voiceprintd",
+            dependencies: [
+                "VoiceprintDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "VoiceprintTraining", dependencies: ["VoiceprintModel", "VoiceprintFeatures", "VoiceprintAudio", "VoiceprintScoring"]),
 
         .executableTarget(
@@ -49,6 +77,9 @@ let package = Package(
         .testTarget(name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintScoringTests", dependencies: ["VoiceprintScoring"]),
+        .testTarget(name: "VoiceprintProtocolTests", dependencies: ["VoiceprintProtocol"]),
+        .testTarget(name: "VoiceprintStoreTests", dependencies: ["VoiceprintStore", "VoiceprintTestSupport"]),
+        .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
         .testTarget(
             name: "VoiceprintFeaturesTests",

@@ -1,0 +1,5 @@
+import NIOCore
+import NIOPosix
+import NIOExtras
+import ServiceLifecycle
+import Logging

@@ -1,0 +1,218 @@
+import Foundation
+
+/// Protocol version spoken by this build.
+public let protocolVersion = 1
+
+/// Where a request's audio comes from.
+public enum AudioSource: Sendable, Equatable {
+    /// A complete audio file, base64-decoded from `{"data": …}`.
+    case data([UInt8])
+    /// `{"path": "/abs/file"}`: read by the daemon, for peers the policy allows.
+    case path(String)
+}
+
+/// A request id, echoed verbatim in the response.
+public enum RequestID: Sendable, Equatable, Hashable {
+    case string(String)
+    case number(Double)
+
+    public var json: JSONValue {
+        switch self {
+        case .string(let s): return .string(s)
+        case .number(let n): return .number(n)
+        }
+    }
+}
+
+/// The operations of protocol v1 (DESIGN.md §4).
+public enum Operation: String, Sendable, CaseIterable {
+    case hello, status, enroll, verify, identify, list, delete, embed
+}
+
+public enum Request: Sendable, Equatable {
+    case hello
+    case status
+    case enroll(speaker: String, audio: AudioSource)
+    case verify(speaker: String, audio: AudioSource, threshold: Float?)
+    case identify(audio: AudioSource, top: Int?)
+    case list
+    case delete(speaker: String)
+    case embed(audio: AudioSource)
+
+    public var operation: Operation {
+        switch self {
+        case .hello: return .hello
+        case .status: return .status
+        case .enroll: return .enroll
+        case .verify: return .verify
+        case .identify: return .identify
+        case .list: return .list
+        case .delete: return .delete
+        case .embed: return .embed
+        }
+    }
+
+    /// The request as one wire line (without the newline), for clients.
+    public func encoded(id: RequestID? = nil) -> String {
+        var fields: [String: JSONValue] = ["op": .string(operation.rawValue)]
+        if let id { fields["id"] = id.json }
+        func audio(_ source: AudioSource) -> JSONValue {
+            switch source {
+            case .data(let bytes): return ["data": .string(Data(bytes).base64EncodedString())]
+            case .path(let path): return ["path": .string(path)]
+            }
+        }
+        switch self {
+        case .hello, .status, .list: break
+        case .enroll(let speaker, let source):
+            fields["speaker"] = .string(speaker)
+            fields["audio"] = audio(source)
+        case .verify(let speaker, let source, let threshold):
+            fields["speaker"] = .string(speaker)
+            fields["audio"] = audio(source)
+            if let threshold { fields["threshold"] = .number(Double(threshold)) }
+        case .identify(let source, let top):
+            fields["audio"] = audio(source)
+            if let top { fields["top"] = .number(Double(top)) }
+        case .delete(let speaker):
+            fields["speaker"] = .string(speaker)
+        case .embed(let source):
+            fields["audio"] = audio(source)
+        }
+        return JSONValue.object(fields).encoded
+    }
+}
+
+/// A parsed request line: its id (when it had a usable one) and the request or why it is invalid.
+public struct RequestLine: Sendable {
+    public var id: RequestID?
+    public var request: Result<Request, WireError>
+}
+
+public enum RequestParser {
+    /// Longest speaker name, in UTF-8 bytes.
+    public static let maximumSpeakerBytes = 128
+
+    /// Parses one line (without its newline). Never throws: every problem
+    /// becomes a `WireError` naming the field and what was expected.
+    public static func parse(_ line: some Collection<UInt8>) -> RequestLine {
+        let value: JSONValue
+        do { value = try JSONValue.parse(line) } catch {
+            return RequestLine(id: nil, request: .failure(WireError(.badRequest, "\(error)")))
+        }
+        guard case .object(let fields) = value else {
+            return RequestLine(id: nil, request: .failure(WireError(.badRequest, "a request must be a JSON object, got \(value.typeName)")))
+        }
+        var id: RequestID?
+        switch fields["id"] {
+        case nil, .null?: break
+        case .string(let s)?: id = .string(s)
+        case .number(let n)?: id = .number(n)
+        case let other?:
+            return RequestLine(id: nil, request: .failure(WireError(.badRequest, "field \"id\" must be a string or a number, got \(other.typeName)")))
+        }
+        return RequestLine(id: id, request: Result { () throws(WireError) in try request(fields) })
+    }
+
+    private static func request(_ fields: [String: JSONValue]) throws(WireError) -> Request {
+        guard let opValue = fields["op"] else { throw WireError(.badRequest, "missing field \"op\"") }
+        guard case .string(let name) = opValue else {
+            throw WireError(.badRequest, "field \"op\" must be a string, got \(opValue.typeName)")
+        }
+        guard let op = Operation(rawValue: name) else {
+            throw WireError(.unknownOp, "unknown op \"\(name.prefix(64))\"; known: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        switch op {
+        case .hello: return .hello
+        case .status: return .status
+        case .list: return .list
+        case .enroll: return .enroll(speaker: try speaker(fields), audio: try audio(fields))
+        case .verify:
+            var threshold: Float?
+            if let t = fields["threshold"], t != .null {
+                guard case .number(let n) = t, n >= -1, n <= 1 else {
+                    throw WireError(.badRequest, "field \"threshold\" must be a number from -1 to 1, got \(t.encoded.prefix(32))")
+                }
+                threshold = Float(n)
+            }
+            return .verify(speaker: try speaker(fields), audio: try audio(fields), threshold: threshold)
+        case .identify:
+            var top: Int?
+            if let t = fields["top"], t != .null {
+                guard case .number(let n) = t, n == n.rounded(), n >= 1, n <= 1000 else {
+                    throw WireError(.badRequest, "field \"top\" must be an integer from 1 to 1000, got \(t.encoded.prefix(32))")
+                }
+                top = Int(n)
+            }
+            return .identify(audio: try audio(fields), top: top)
+        case .delete: return .delete(speaker: try speaker(fields))
+        case .embed: return .embed(audio: try audio(fields))
+        }
+    }
+
+    private static func speaker(_ fields: [String: JSONValue]) throws(WireError) -> String {
+        guard let value = fields["speaker"] else { throw WireError(.badRequest, "missing field \"speaker\"") }
+        guard case .string(let name) = value else {
+            throw WireError(.badRequest, "field \"speaker\" must be a string, got \(value.typeName)")
+        }
+        try validateSpeaker(name)
+        return name
+    }
+
+    /// Speaker names are shown in logs and terminals: printable, bounded, not blank.
+    public static func validateSpeaker(_ name: String) throws(WireError) {
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw WireError(.badRequest, "field \"speaker\" must not be empty")
+        }
+        guard name.utf8.count <= maximumSpeakerBytes else {
+            throw WireError(.badRequest, "field \"speaker\" is \(name.utf8.count) bytes; at most \(maximumSpeakerBytes) allowed")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw WireError(.badRequest, "field \"speaker\" contains control characters")
+        }
+    }
+
+    private static func audio(_ fields: [String: JSONValue]) throws(WireError) -> AudioSource {
+        guard let value = fields["audio"] else { throw WireError(.badRequest, "missing field \"audio\"") }
+        guard case .object(let audio) = value else {
+            throw WireError(.badRequest, "field \"audio\" must be an object {\"data\": base64} or {\"path\": \"/abs/file\"}, got \(value.typeName)")
+        }
+        switch (audio["data"], audio["path"]) {
+        case (.string(let base64)?, nil):
+            guard let data = Data(base64Encoded: base64, options: [.ignoreUnknownCharacters]),
+                  Self.isBase64(base64) else {
+                throw WireError(.badRequest, "field \"audio.data\" is not valid base64")
+            }
+            return .data([UInt8](data))
+        case (nil, .string(let path)?):
+            guard path.hasPrefix("/") else {
+                throw WireError(.badRequest, "field \"audio.path\" must be an absolute path, got \"\(path.prefix(128))\"")
+            }
+            return .path(path)
+        case (let data?, nil):
+            throw WireError(.badRequest, "field \"audio.data\" must be a base64 string, got \(data.typeName)")
+        case (nil, let path?):
+            throw WireError(.badRequest, "field \"audio.path\" must be a string, got \(path.typeName)")
+        case (_?, _?):
+            throw WireError(.badRequest, "field \"audio\" must have either \"data\" or \"path\", not both")
+        case (nil, nil):
+            throw WireError(.badRequest, "field \"audio\" needs \"data\" (base64 of an audio file) or \"path\"")
+        }
+    }
+
+    /// Foundation skips unknown characters when asked to, so check the alphabet
+    /// ourselves: stray characters mean a corrupted upload, not whitespace.
+    private static func isBase64(_ text: String) -> Bool {
+        var count = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
+                count += 1
+            case UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
+            default: return false
+            }
+        }
+        return count % 4 == 0
+    }
+}
