@@ -1,0 +1,66 @@
+import Foundation
+
+/// What the store knows about one enrolled speaker, for one model.
+public struct SpeakerSummary: Sendable, Equatable {
+    public var name: String
+    /// Utterances embedded by the current model.
+    public var utterances: Int
+    /// Speech seconds over those utterances.
+    public var speechSeconds: Double
+    /// Utterances embedded by other models: kept, never compared (DESIGN.md §6).
+    public var staleUtterances: Int
+    public var created: Date
+    public var updated: Date
+
+    public init(name: String, utterances: Int, speechSeconds: Double, staleUtterances: Int, created: Date, updated: Date) {
+        self.name = name
+        self.utterances = utterances
+        self.speechSeconds = speechSeconds
+        self.staleUtterances = staleUtterances
+        self.created = created
+        self.updated = updated
+    }
+}
+
+/// One stored utterance embedding.
+public struct StoredEmbedding: Sendable, Equatable {
+    public var speaker: String
+    public var vector: [Float]
+    public var speechSeconds: Double
+
+    public init(speaker: String, vector: [Float], speechSeconds: Double) {
+        self.speaker = speaker
+        self.vector = vector
+        self.speechSeconds = speechSeconds
+    }
+}
+
+/// Why the store refused or failed.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case unknownSpeaker(String)
+    case dimensionMismatch(got: Int, expected: Int)
+    case database(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): return "\(path): cannot open the enrollment store: \(reason)"
+        case .unknownSpeaker(let name): return "no speaker named \"\(name)\" is enrolled"
+        case .dimensionMismatch(let got, let expected): return "embedding has \(got) values; the store holds \(expected)-d embeddings for this model"
+        case .database(let message): return "enrollment store: \(message)"
+        }
+    }
+}
+
+enum EmbeddingBlob {
+    /// Little-endian float32, the same bytes as the model file uses.
+    static func encode(_ vector: [Float]) -> Data {
+        vector.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    static func decode(_ data: Data) -> [Float] {
+        var vector = [Float](repeating: 0, count: data.count / 4)
+        vector.withUnsafeMutableBytes { _ = data.copyBytes(to: $0) }
+        return vector
+    }
+}
