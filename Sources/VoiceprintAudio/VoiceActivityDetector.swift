@@ -35,6 +35,9 @@ public struct SpeechActivity: Sendable, Equatable {
     public var isSpeech: [Bool]
     /// Seconds between frame starts.
     public var frameShiftSeconds: Double
+    /// Mean level of speech frames minus mean level of the other frames, in dB:
+    /// a rough signal-to-noise ratio. Nil unless both kinds of frame exist.
+    public var snrEstimateDB: Double? = nil
 
     public var frameCount: Int { isSpeech.count }
     public var speechFrameCount: Int { isSpeech.reduce(0) { $0 + ($1 ? 1 : 0) } }
@@ -81,7 +84,15 @@ public struct VoiceActivityDetector: Sendable {
             speech[t] = Double(votes) >= options.proportionThreshold * Double(hi - lo + 1)
         }
         dropShortRuns(&speech)
-        return SpeechActivity(isSpeech: speech, frameShiftSeconds: shift)
+        var activity = SpeechActivity(isSpeech: speech, frameShiftSeconds: shift)
+        let speechLevels = zip(levels, speech).filter(\.1).map(\.0)
+        let pauseLevels = zip(levels, speech).filter { !$0.1 }.map(\.0)
+        if !speechLevels.isEmpty, !pauseLevels.isEmpty {
+            // Digital silence sits at −200 dB; cap the floor so the estimate stays meaningful.
+            let floor = max(pauseLevels.reduce(0, +) / Double(pauseLevels.count), -100)
+            activity.snrEstimateDB = speechLevels.reduce(0, +) / Double(speechLevels.count) - floor
+        }
+        return activity
     }
 
     private func dropShortRuns(_ speech: inout [Bool]) {

@@ -15,6 +15,8 @@ public struct UtteranceEmbedding: Sendable {
     public var vector: [Float]
     public var speechSeconds: Double
     public var levels: AudioLevels
+    /// Rough signal-to-noise ratio from the VAD, when speech and pauses were both found.
+    public var snrEstimateDB: Double? = nil
 }
 
 /// Why an utterance produced no embedding.
@@ -55,7 +57,7 @@ public struct NetworkEmbedder: UtteranceEmbedder {
             throw EmbeddingError.tooLittleSpeech(seconds: utterance.speechSeconds, minimum: minimumSpeechSeconds)
         }
         return UtteranceEmbedding(vector: try model.embed(utterance.features), speechSeconds: utterance.speechSeconds,
-                                  levels: utterance.levels)
+                                  levels: utterance.levels, snrEstimateDB: utterance.activity.snrEstimateDB)
     }
 }
 

@@ -1,0 +1,165 @@
+import Foundation
+
+/// Every setting of voiceprintd, with its default. The same keys are read from
+/// the configuration file (`key = value` lines) and from command-line flags
+/// (`--key value`, dashes for underscores); flags win.
+public struct Configuration: Sendable, Equatable {
+    /// Unix socket to listen on when not socket-activated. Default ./voiceprint.sock.
+    public var socket = "./voiceprint.sock"
+    /// Mode of a socket we create. Default 0660: owner and group may connect.
+    public var socketMode: UInt16 = 0o660
+    /// Group of a socket we create; nil keeps the daemon's group. Default nil.
+    public var socketGroup: String? = nil
+    /// State directory (created 0700) holding the enrollment store. Default ./state.
+    public var stateDirectory = "./state"
+    /// Model file. Default: the shipped model (see `defaultModelPath`).
+    public var model = Configuration.defaultModelPath
+    /// Members of this group are admins (enroll, delete, list, identify, embed). Default nil: only root and the daemon's user.
+    public var adminGroup: String? = nil
+    /// Let any user enroll and delete the speaker named after their own login. Default false.
+    public var selfService = false
+    /// Who may send `{"path": …}` audio: "admin" or "none". Default admin.
+    public var allowPaths = "admin"
+    /// Longest request line in bytes; a longer line is answered `too_large` and closes the connection.
+    /// Default 16 MiB (about 5 minutes of 16-bit 16 kHz WAV, base64-encoded, with room to spare).
+    public var maxLineBytes = 16 << 20
+    /// Longest audio accepted, in seconds. Default 120.
+    public var maxAudioSeconds = 120.0
+    /// Least speech for verify, identify, embed and each enrollment utterance, in seconds. Default 1.0.
+    public var minSpeechSeconds = 1.0
+    /// Speech a solid voiceprint needs in total over its enrollment utterances, in seconds. Default 20.
+    public var enrollTargetSeconds = 20.0
+    /// Concurrent connections; more are answered `busy` and closed. Default 256.
+    public var maxConnections = 256
+    /// Worker threads for decoding and embedding. Default 0: one per core.
+    public var workers = 0
+    /// Requests waiting for a worker before new ones are answered `busy`. Default 64.
+    public var maxQueue = 64
+    /// Seconds a connection may stay silent with nothing in flight before it is closed. Default 60.
+    public var idleTimeout = 60.0
+    /// Override of the model's decision threshold on the cosine score. Default nil (use the model's).
+    public var threshold: Float? = nil
+    /// Score normalisation: "none" or "as-norm" (needs a cohort in the model file). Default none.
+    public var scoreNormalization = "none"
+    /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// The shipped model: $VOICEPRINT_MODEL, PREFIX/share/voiceprint next to the
+    /// installed binary, or Models/ in a source checkout.
+    public static var defaultModelPath: String {
+        if let env = ProcessInfo.processInfo.environment["VOICEPRINT_MODEL"] { return env }
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("share/voiceprint/default.safetensors").path
+        return FileManager.default.fileExists(atPath: installed) ? installed : "Models/default.safetensors"
+    }
+
+    /// The keys of the file format, in documentation order.
+    public static let keys = [
+        "socket", "socket_mode", "socket_group", "state_dir", "model", "admin_group", "self_service", "allow_paths",
+        "max_line_bytes", "max_audio_seconds", "min_speech_seconds", "enroll_target_seconds", "max_connections",
+        "workers", "max_queue", "idle_timeout", "threshold", "score_normalization", "log_level",
+    ]
+
+    public var storePath: String { stateDirectory + "/enrollments.sqlite" }
+
+    public var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Sets one key from its text form; `source` names the file and line (or flag) in errors.
+    public mutating func set(_ key: String, _ value: String, source: String) throws(ConfigurationError) {
+        func bad(_ expected: String) -> ConfigurationError { .invalidValue(source: source, key: key, value: value, expected: expected) }
+        func int(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let n = Int(value), range.contains(n) else { throw bad("an integer from \(range.lowerBound) to \(range.upperBound)") }
+            return n
+        }
+        func double(_ range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+            guard let n = Double(value), range.contains(n) else { throw bad("a number from \(range.lowerBound) to \(range.upperBound)") }
+            return n
+        }
+        func bool() throws(ConfigurationError) -> Bool {
+            switch value.lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            default: throw bad("true or false")
+            }
+        }
+        func optional(_ text: String) -> String? { text.isEmpty || text == "none" ? nil : text }
+        switch key {
+        case "socket": socket = value
+        case "socket_mode":
+            guard let mode = UInt16(value, radix: 8), mode <= 0o777 else { throw bad("an octal mode such as 0660") }
+            socketMode = mode
+        case "socket_group": socketGroup = optional(value)
+        case "state_dir": stateDirectory = value
+        case "model": model = value
+        case "admin_group": adminGroup = optional(value)
+        case "self_service": selfService = try bool()
+        case "allow_paths":
+            guard value == "admin" || value == "none" else { throw bad("admin or none") }
+            allowPaths = value
+        case "max_line_bytes": maxLineBytes = try int(1024...(1 << 30))
+        case "max_audio_seconds": maxAudioSeconds = try double(1...3600)
+        case "min_speech_seconds": minSpeechSeconds = try double(0.1...60)
+        case "enroll_target_seconds": enrollTargetSeconds = try double(1...600)
+        case "max_connections": maxConnections = try int(1...100_000)
+        case "workers": workers = try int(0...256)
+        case "max_queue": maxQueue = try int(0...100_000)
+        case "idle_timeout": idleTimeout = try double(1...86_400)
+        case "threshold":
+            if value == "model" || value.isEmpty { threshold = nil; break }
+            guard let t = Float(value), (-1...1).contains(t) else { throw bad("a cosine from -1 to 1, or 'model'") }
+            threshold = t
+        case "score_normalization":
+            guard value == "none" || value == "as-norm" else { throw bad("none or as-norm") }
+            scoreNormalization = value
+        case "log_level":
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
+                throw bad("trace, debug, info, notice, warning, error or critical")
+            }
+            logLevel = value
+        default:
+            throw .unknownKey(source: source, key: key)
+        }
+    }
+
+    /// Reads a configuration file: `key = value` lines, `#` comments, blank lines.
+    public mutating func load(file path: String) throws(ConfigurationError) {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { continue }
+            let source = "\(path):\(index + 1)"
+            guard let equals = trimmed.firstIndex(of: "=") else { throw .syntax(source: source, line: trimmed) }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            try set(key, value, source: source)
+        }
+    }
+}
+
+public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case syntax(source: String, line: String)
+    case unknownKey(source: String, key: String)
+    case invalidValue(source: String, key: String, value: String, expected: String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "\(path): cannot read configuration: \(reason)"
+        case .syntax(let source, let line): return "\(source): expected 'key = value', got \"\(line)\""
+        case .unknownKey(let source, let key):
+            return "\(source): unknown key \"\(key)\"; known keys: \(Configuration.keys.joined(separator: ", "))"
+        case .invalidValue(let source, let key, let value, let expected):
+            return "\(source): \(key) = \"\(value)\" is invalid; expected \(expected)"
+        case .invalid(let message): return message
+        }
+    }
+}

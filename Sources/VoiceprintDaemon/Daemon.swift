@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import VoiceprintModel
+import VoiceprintStore
+
+/// voiceprintd as a `Service`: opens the store, loads the model, serves until
+/// graceful shutdown (SIGTERM/SIGINT through the ServiceGroup), reloads on
+/// SIGHUP, and keeps systemd informed.
+public final class Daemon: Service, Sendable {
+    public let configuration: Configuration
+    /// Re-reads the configuration file and flags on SIGHUP.
+    let reloadConfiguration: @Sendable () throws -> Configuration
+    let logger: Logger
+    let notifier = SystemdNotifier()
+    let group: MultiThreadedEventLoopGroup
+    let pool: NIOThreadPool
+    public let dispatcher: Dispatcher
+    public let server: Server
+
+    /// Everything that can fail at startup fails here, with a message naming the setting.
+    public init(configuration: Configuration, logger: Logger,
+                reloadConfiguration: @escaping @Sendable () throws -> Configuration) throws {
+        self.configuration = configuration
+        self.reloadConfiguration = reloadConfiguration
+        self.logger = logger
+        // One request per worker thread already fills the cores.
+        BLAS.setThreads(1)
+        try Self.prepareStateDirectory(configuration.stateDirectory)
+        let store = try EnrollmentStore(path: configuration.storePath)
+        let runtime = try ModelRuntime(configuration: configuration, store: store)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        pool = NIOThreadPool(numberOfThreads: configuration.resolvedWorkers)
+        pool.start()
+        dispatcher = Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedWorkers, pool: pool, logger: logger)
+        server = Server(configuration: configuration, dispatcher: dispatcher, group: group, logger: logger)
+    }
+
+    static func prepareStateDirectory(_ path: String) throws {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+                throw ConfigurationError.invalid("state_dir \(path): cannot create: \(String(cString: strerror(errno)))")
+            }
+        } else if (info.st_mode & S_IFMT) != S_IFDIR {
+            throw ConfigurationError.invalid("state_dir \(path) exists and is not a directory")
+        }
+        // Voiceprints are biometric data: owner only, whatever the umask said.
+        guard chmod(path, 0o700) == 0 else {
+            throw ConfigurationError.invalid("state_dir \(path): cannot set mode 0700: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func run() async throws {
+        try await server.start()
+        let runtime = dispatcher.runtime
+        let endpoint = server.endpoint.withLockedValue { $0 }
+        logger.notice("voiceprintd ready", metadata: [
+            "socket": "\(endpoint)", "model": "\(runtime.name)", "model_id": "\(runtime.modelID)",
+            "speakers": "\(runtime.index.count)", "workers": "\(configuration.resolvedWorkers)",
+        ])
+        notifier.notify("READY=1\nSTATUS=serving \(runtime.index.count) speakers with \(runtime.name) on \(endpoint)\nMAINPID=\(getpid())")
+        let hangups = SignalStream.make(SIGHUP)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { for await _ in hangups.cancelOnGracefulShutdown() { self.reload() } }
+                try? await gracefulShutdown()
+                tasks.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.notifier.notify("STOPPING=1\nSTATUS=finishing in-flight requests")
+        }
+        logger.notice("shutting down: finishing in-flight requests", metadata: ["connections": "\(server.connectionCount)"])
+        await server.shutdownGracefully()
+        try? await pool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+        logger.notice("voiceprintd stopped")
+    }
+
+    /// SIGHUP: reload the configuration and the model (rebuilding the index
+    /// for it) without dropping connections; if either fails, the old ones stay.
+    /// The socket, state directory and worker count only change on restart.
+    func reload() {
+        notifier.reloading()
+        do {
+            let configuration = try reloadConfiguration()
+            logger.notice("reloading", metadata: ["model": "\(configuration.model)"])
+            for (key, old, new) in [("socket", self.configuration.socket, configuration.socket),
+                                    ("state_dir", self.configuration.stateDirectory, configuration.stateDirectory),
+                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)")] where old != new {
+                logger.warning("\(key) changed; it takes effect at the next restart")
+            }
+            let runtime = try ModelRuntime(configuration: configuration, store: dispatcher.store)
+            dispatcher.replaceRuntime(runtime)
+            logger.notice("model reloaded", metadata: ["model": "\(runtime.name)", "model_id": "\(runtime.modelID)",
+                                                       "speakers": "\(runtime.index.count)"])
+        } catch {
+            logger.error("reload failed; keeping the previous model", metadata: ["error": "\(error)"])
+        }
+        notifier.notify("READY=1\nSTATUS=serving \(dispatcher.runtime.index.count) speakers with \(dispatcher.runtime.name)")
+    }
+}
+
+/// Delivers a signal as an async stream (the signal's default action is disabled).
+enum SignalStream {
+    static func make(_ number: Int32) -> AsyncStream<Void> {
+        AsyncStream { continuation in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield() }
+            source.resume()
+            let box = SourceBox(source)
+            continuation.onTermination = { _ in box.source.cancel() }
+        }
+    }
+
+    /// DispatchSource is thread-safe but not marked Sendable.
+    final class SourceBox: @unchecked Sendable {
+        let source: DispatchSourceSignal
+        init(_ source: DispatchSourceSignal) { self.source = source }
+    }
+}
+
+extension Daemon {
+    /// The effective settings and the model, for --check-config.
+    public func describe() -> String {
+        let c = configuration
+        let runtime = dispatcher.runtime
+        return """
+        socket = \(c.socket)
+        socket_mode = 0\(String(c.socketMode, radix: 8))
+        socket_group = \(c.socketGroup ?? "none")
+        state_dir = \(c.stateDirectory)
+        model = \(c.model)   # \(runtime.loaded.metadata.architecture.embeddingDimension)-d, id \(runtime.modelID), threshold \(runtime.threshold)
+        admin_group = \(c.adminGroup ?? "none")
+        self_service = \(c.selfService)
+        allow_paths = \(c.allowPaths)
+        max_line_bytes = \(c.maxLineBytes)
+        max_audio_seconds = \(c.maxAudioSeconds)
+        min_speech_seconds = \(c.minSpeechSeconds)
+        enroll_target_seconds = \(c.enrollTargetSeconds)
+        max_connections = \(c.maxConnections)
+        workers = \(c.workers)   # \(c.resolvedWorkers) in use
+        max_queue = \(c.maxQueue)
+        idle_timeout = \(c.idleTimeout)
+        threshold = \(c.threshold.map { "\($0)" } ?? "model")
+        score_normalization = \(c.scoreNormalization)
+        log_level = \(c.logLevel)
+        speakers enrolled for this model: \(runtime.index.count)
+        """
+    }
+}

@@ -1,5 +1,0 @@
-import NIOCore
-import NIOPosix
-import NIOExtras
-import ServiceLifecycle
-import Logging

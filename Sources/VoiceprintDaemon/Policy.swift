@@ -1,0 +1,89 @@
+import Foundation
+import VoiceprintProtocol
+
+/// Who is on the other end of a connection, from `SO_PEERCRED`.
+public struct Peer: Sendable, Equatable, CustomStringConvertible {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+
+    public var description: String { "uid=\(uid) pid=\(pid)" }
+
+    /// The login name of `uid`, when it has one.
+    public var userName: String? {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }
+}
+
+/// Access control (DESIGN.md §5). Anyone who can connect may `hello`,
+/// `status` and `verify`; `enroll`, `delete`, `list`, `identify` and `embed`
+/// need an admin: root, the daemon's own user, or a member of the admin group.
+/// With self-service on, a user may enroll and delete the speaker named
+/// after their own login.
+public struct Policy: Sendable {
+    public var adminGroup: String?
+    public var selfService: Bool
+    /// Whether admins may have the daemon read files (`{"path": …}` audio).
+    public var adminsMayReadPaths: Bool
+    private let daemonUID: UInt32
+
+    public init(configuration: Configuration) {
+        adminGroup = configuration.adminGroup
+        selfService = configuration.selfService
+        adminsMayReadPaths = configuration.allowPaths == "admin"
+        daemonUID = geteuid()
+    }
+
+    public func isAdmin(_ peer: Peer) -> Bool {
+        if peer.uid == 0 || peer.uid == daemonUID { return true }
+        guard let adminGroup, let group = getgrnam(adminGroup) else { return false }
+        let gid = group.pointee.gr_gid
+        if peer.gid == gid { return true }
+        // Supplementary membership: the group's member list names the user.
+        guard let name = peer.userName, var members = group.pointee.gr_mem else { return false }
+        while let member = members.pointee {
+            if String(cString: member) == name { return true }
+            members += 1
+        }
+        return false
+    }
+
+    /// Nil when allowed; otherwise the `forbidden` error to answer.
+    public func check(_ request: Request, from peer: Peer) -> WireError? {
+        let admin = isAdmin(peer)
+        if let source = request.audioSource, case .path = source, !(admin && adminsMayReadPaths) {
+            return WireError(.forbidden, adminsMayReadPaths
+                ? "audio by path is only for admins; send the file's bytes as audio.data"
+                : "this daemon does not read audio by path; send the file's bytes as audio.data")
+        }
+        switch request {
+        case .hello, .status, .verify:
+            return nil
+        case .enroll(let speaker, _), .delete(let speaker):
+            if admin { return nil }
+            if selfService, let name = peer.userName, name == speaker { return nil }
+            return WireError(.forbidden, selfService
+                ? "\(request.operation.rawValue) of \"\(speaker)\" needs an admin; you (\(peer.userName ?? "uid \(peer.uid)")) may only \(request.operation.rawValue) your own voiceprint"
+                : "\(request.operation.rawValue) needs an admin (root, the daemon's user\(adminGroup.map { " or group \($0)" } ?? ""))")
+        case .list, .identify, .embed:
+            return admin ? nil : WireError(.forbidden, "\(request.operation.rawValue) needs an admin (root, the daemon's user\(adminGroup.map { " or group \($0)" } ?? ""))")
+        }
+    }
+}
+
+extension Request {
+    /// The audio a request carries, if any.
+    public var audioSource: AudioSource? {
+        switch self {
+        case .enroll(_, let a), .verify(_, let a, _), .identify(let a, _), .embed(let a): return a
+        case .hello, .status, .list, .delete: return nil
+        }
+    }
+}

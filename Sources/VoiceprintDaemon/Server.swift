@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOPosix
+
+/// The listening side of voiceprintd: a Unix socket bound here or passed by
+/// systemd (socket activation), one `ConnectionHandler` per accepted client,
+/// and a quiescing helper so that shutdown finishes in-flight requests.
+public final class Server: Sendable {
+    let configuration: Configuration
+    let dispatcher: Dispatcher
+    let group: EventLoopGroup
+    let logger: Logger
+    private let quiesce: ServerQuiescingHelper
+    private let connections = NIOLockedValueBox(0)
+    private let channelBox = NIOLockedValueBox<Channel?>(nil)
+    /// Where the socket is, for messages ("fd 3 from systemd" when activated).
+    public let endpoint: NIOLockedValueBox<String> = NIOLockedValueBox("")
+
+    public init(configuration: Configuration, dispatcher: Dispatcher, group: EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.dispatcher = dispatcher
+        self.group = group
+        self.logger = logger
+        self.quiesce = ServerQuiescingHelper(group: group)
+    }
+
+    /// Binds (or adopts the activated socket) and starts accepting.
+    public func start() async throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelInitializer { [quiesce] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelInitializer { [self] channel in initialize(channel) }
+        let channel: Channel
+        if let fd = SocketActivation.listeningDescriptor() {
+            channel = try await bootstrap.withBoundSocket(fd).get()
+            endpoint.withLockedValue { $0 = "fd \(fd) from systemd" }
+        } else {
+            let path = configuration.socket
+            try SocketFile.prepare(path)
+            // The socket file takes its mode from the umask at bind time: set it so there is no
+            // moment at which the socket is wider open than configured.
+            let previous = umask(~mode_t(configuration.socketMode) & 0o777)
+            defer { umask(previous) }
+            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+            try SocketFile.setOwnership(path, mode: configuration.socketMode, group: configuration.socketGroup)
+            endpoint.withLockedValue { $0 = path }
+        }
+        channelBox.withLockedValue { $0 = channel }
+    }
+
+    private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
+        let admitted = connections.withLockedValue { count -> Bool in
+            guard count < configuration.maxConnections else { return false }
+            count += 1
+            return true
+        }
+        channel.closeFuture.whenComplete { [connections] _ in if admitted { connections.withLockedValue { $0 -= 1 } } }
+        guard admitted else {
+            var buffer = channel.allocator.buffer(capacity: 128)
+            buffer.writeString(#"{"error":{"code":"busy","message":"too many connections; retry shortly"},"ok":false}"# + "\n")
+            return channel.writeAndFlush(buffer).flatMap { channel.close() }
+        }
+        return PeerCredentials.read(channel).flatMapThrowing { [self] peer in
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(IdleStateHandler(readTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))))
+            try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: configuration.maxLineBytes)))
+            try sync.addHandler(ConnectionHandler(dispatcher: dispatcher, peer: peer, logger: logger))
+        }
+    }
+
+    /// Stops accepting, lets every connection finish what it has received,
+    /// and returns when all are closed.
+    public func shutdownGracefully() async {
+        let promise = group.next().makePromise(of: Void.self)
+        quiesce.initiateShutdown(promise: promise)
+        try? await promise.futureResult.get()
+        if !endpoint.withLockedValue({ $0 }).hasPrefix("fd "), configuration.socket.hasPrefix("/") || FileManager.default.fileExists(atPath: configuration.socket) {
+            unlink(configuration.socket)
+        }
+    }
+
+    public var connectionCount: Int { connections.withLockedValue { $0 } }
+}
+
+/// Reads the peer's pid, uid and gid with SO_PEERCRED.
+enum PeerCredentials {
+    static func read(_ channel: Channel) -> EventLoopFuture<Peer> {
+        guard let provider = channel as? SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(ConfigurationError.invalid("channel has no socket options"))
+        }
+        let future: EventLoopFuture<Credentials> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return future.map { Peer(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+    }
+
+    /// Linux's `struct ucred`, which Swift's Glibc module does not export
+    /// (it needs _GNU_SOURCE): pid_t, uid_t, gid_t in that order.
+    struct Credentials: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+}
+
+/// systemd socket activation (sd_listen_fds): fd 3 when LISTEN_PID is us.
+enum SocketActivation {
+    static func listeningDescriptor() -> CInt? {
+        let env = ProcessInfo.processInfo.environment
+        guard let pid = env["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
+              let count = env["LISTEN_FDS"].flatMap(Int.init), count >= 1 else { return nil }
+        // Children must not think the descriptors are theirs.
+        unsetenv("LISTEN_PID")
+        unsetenv("LISTEN_FDS")
+        unsetenv("LISTEN_FDNAMES")
+        return 3
+    }
+}

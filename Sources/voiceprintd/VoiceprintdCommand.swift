@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import VoiceprintDaemon
+
+@main
+struct VoiceprintdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voiceprintd",
+        abstract: "Voiceprint speaker-verification daemon: line-delimited JSON over a Unix socket.",
+        discussion: """
+        Settings come from the defaults, then the --config file (key = value lines), then the flags below.
+        Signals: SIGTERM/SIGINT finish in-flight requests and exit; SIGHUP reloads the configuration and
+        the model (a model that fails to load keeps the old one). With systemd, the listening socket may
+        be passed by socket activation and readiness is reported with sd_notify.
+        """,
+        version: Dispatcher.version)
+
+    @Option(help: "Configuration file (key = value lines).") var config: String?
+    @Flag(help: "Validate the configuration and the model, print the effective settings, and exit.") var checkConfig = false
+
+    @Option(help: "Unix socket path (ignored under socket activation).") var socket: String?
+    @Option(help: "Mode of the created socket, octal.") var socketMode: String?
+    @Option(help: "Group of the created socket.") var socketGroup: String?
+    @Option(help: "State directory (created 0700).") var stateDir: String?
+    @Option(help: "Model file.") var model: String?
+    @Option(help: "Group whose members are admins.") var adminGroup: String?
+    @Option(help: "Let users enroll/delete the speaker named after their login (true/false).") var selfService: String?
+    @Option(help: "Who may send audio by path: admin or none.") var allowPaths: String?
+    @Option(help: "Longest request line in bytes.") var maxLineBytes: String?
+    @Option(help: "Longest audio in seconds.") var maxAudioSeconds: String?
+    @Option(help: "Least speech per request in seconds.") var minSpeechSeconds: String?
+    @Option(help: "Total enrollment speech for a solid voiceprint, in seconds.") var enrollTargetSeconds: String?
+    @Option(help: "Most concurrent connections.") var maxConnections: String?
+    @Option(help: "Worker threads (0: one per core).") var workers: String?
+    @Option(help: "Queued requests before answering busy.") var maxQueue: String?
+    @Option(help: "Idle connection timeout in seconds.") var idleTimeout: String?
+    @Option(help: "Decision threshold override (cosine), or 'model'.") var threshold: String?
+    @Option(help: "Score normalisation: none or as-norm.") var scoreNormalization: String?
+    @Option(help: "Log level.") var logLevel: String?
+
+    /// Defaults, then the file, then the flags.
+    func effectiveConfiguration() throws -> VoiceprintDaemon.Configuration {
+        var configuration = VoiceprintDaemon.Configuration()
+        if let config { try configuration.load(file: config) }
+        let flags: [(String, String?)] = [
+            ("socket", socket), ("socket_mode", socketMode), ("socket_group", socketGroup), ("state_dir", stateDir),
+            ("model", model), ("admin_group", adminGroup), ("self_service", selfService), ("allow_paths", allowPaths),
+            ("max_line_bytes", maxLineBytes), ("max_audio_seconds", maxAudioSeconds), ("min_speech_seconds", minSpeechSeconds),
+            ("enroll_target_seconds", enrollTargetSeconds), ("max_connections", maxConnections), ("workers", workers),
+            ("max_queue", maxQueue), ("idle_timeout", idleTimeout), ("threshold", threshold),
+            ("score_normalization", scoreNormalization), ("log_level", logLevel),
+        ]
+        for (key, value) in flags { if let value { try configuration.set(key, value, source: "--\(key.replacingOccurrences(of: "_", with: "-"))") } }
+        return configuration
+    }
+
+    func run() async throws {
+        let configuration: VoiceprintDaemon.Configuration
+        do { configuration = try effectiveConfiguration() } catch {
+            FileHandle.standardError.write(Data("voiceprintd: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var logger = Logger(label: "voiceprintd")
+        logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            return handler
+        }
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configuration: configuration, logger: logger, reloadConfiguration: { [self] in try effectiveConfiguration() })
+        } catch {
+            FileHandle.standardError.write(Data("voiceprintd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if checkConfig {
+            print("configuration OK")
+            print(daemon.describe())
+            return
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
