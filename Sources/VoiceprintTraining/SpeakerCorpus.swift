@@ -45,8 +45,10 @@ public struct SpeakerCorpus: Sendable {
         var skipped = [(String, Int)]()
         var audioFiles = 0
         for name in entries {
-            let folder = rootURL.appendingPathComponent(name)
-            guard (try? folder.resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory == true else { continue }
+            // Speaker folders may be symlinks (a train/test split made of links): follow them.
+            let folder = rootURL.appendingPathComponent(name).resolvingSymlinksInPath()
+            var isFolder: ObjCBool = false
+            guard fm.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else { continue }
             let files = Self.audioFiles(under: folder)
             audioFiles += files.count
             if files.count >= minimumUtterances {
