@@ -2,7 +2,6 @@
 SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
-SAMPLE   := out/sample.wav
 
 .PHONY: all deps build debug run test bench bench-features bench-model feature-reference clean
 
@@ -17,12 +16,18 @@ build: deps
 debug: deps
 	$(SWIFT) build
 
-# Until the daemon exists (issue 5), `run` shows what the front end makes of a
-# generated utterance.
+SOCKET   ?= ./voiceprint.sock
+STATE    ?= ./state
+
+# The main job: voiceprintd with the shipped model and a local store, in the
+# foreground (Ctrl-C stops it gracefully). It prints how to talk to it.
 run: build
-	@mkdir -p out
-	espeak-ng -v en-us -w $(SAMPLE) "Voiceprint turns a few seconds of speech into a voice signature."
-	$(RELEASE)/voiceprint features $(SAMPLE) --output out/sample-features.npy
+	@test -f Models/default.safetensors || { echo "Models/default.safetensors is missing (see Models/README.md)"; exit 1; }
+	@echo "voiceprintd on $(SOCKET), state in $(STATE)/. From another terminal:"
+	@echo "  echo '{\"op\":\"hello\"}' | socat - UNIX-CONNECT:$(SOCKET)"
+	@echo "  espeak-ng -w /tmp/a.wav 'my voice is my passport' && $(RELEASE)/voiceprint features /tmp/a.wav"
+	@echo "  see docs/protocol.md for every request"
+	$(RELEASE)/voiceprintd --socket $(SOCKET) --state-dir $(STATE) --model Models/default.safetensors
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -60,6 +60,7 @@ let package = Package(
             name: "voiceprint",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintScoring",
+                "VoiceprintProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// Exit codes for shell scripts (DESIGN.md §7).
 enum ExitStatus {
@@ -18,10 +19,35 @@ struct VoiceprintCommand: ParsableCommand {
         commandName: "voiceprint",
         abstract: "Speaker verification: talk to voiceprintd, and train, evaluate and inspect models.",
         discussion: """
-        Exit codes: 0 success/accepted, 1 rejected, 2 usage error, 3 daemon unreachable,
-        4 bad or too-short audio, 5 unknown speaker, 6 forbidden, 7 any other error.
+        Exit codes (for shell scripts):
+          0  success / accepted
+          1  rejected (verify: not this speaker; identify: nobody matched)
+          2  usage error
+          3  daemon unreachable (no socket, refused, timed out)
+          4  bad or too-short audio
+          5  unknown speaker
+          6  forbidden
+          7  any other daemon error
+        The daemon's socket is --socket, else $VOICEPRINT_SOCKET, else /run/voiceprint/voiceprintd.sock.
         """,
         version: "0.1.0",
-        subcommands: [FeaturesCommand.self, TrainCommand.self, EmbedCommand.self, EvaluateCommand.self]
+        subcommands: [
+            EnrollCommand.self, VerifyCommand.self, IdentifyCommand.self, ListCommand.self, DeleteCommand.self,
+            StatusCommand.self, EmbedCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
+        ]
     )
+
+    /// ArgumentParser exits 64 (EX_USAGE) on a usage error; the contract is 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+    }
 }
