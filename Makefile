@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model feature-reference clean
+.PHONY: all deps build debug run test bench bench-features bench-model feature-reference install install-files uninstall check-units clean
 
 all: build
 
@@ -32,6 +32,8 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	./scripts/check-units
+	./scripts/test-install
 
 # Benchmarks are release builds, pinned to one core; results go to docs/benchmarks.md.
 bench: bench-features bench-model
@@ -49,6 +51,55 @@ feature-reference:
 	python3 -m venv .venv-ref
 	.venv-ref/bin/pip install -q numpy scipy soundfile torch torchaudio
 	.venv-ref/bin/python scripts/make-feature-reference.py Tests/VoiceprintFeaturesTests/Fixtures
+
+# Installation: honours PREFIX and DESTDIR (e.g. make install DESTDIR=/tmp/pkg PREFIX=/usr).
+BINDIR    = $(PREFIX)/bin
+SHAREDIR  = $(PREFIX)/share/voiceprint
+DOCDIR    = $(PREFIX)/share/doc/voiceprint
+MANDIR    = $(PREFIX)/share/man
+SYSCONF  ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERS ?= $(PREFIX)/lib/sysusers.d
+TMPFILES ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMP  = $(PREFIX)/share/bash-completion/completions
+ZSHCOMP   = $(PREFIX)/share/zsh/site-functions
+FISHCOMP  = $(PREFIX)/share/fish/vendor_completions.d
+INSTALLED = $(BINDIR)/voiceprint $(BINDIR)/voiceprintd $(SHAREDIR)/default.safetensors $(SHAREDIR)/README.md \
+            $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
+            $(UNITDIR)/voiceprintd.service $(UNITDIR)/voiceprintd.socket $(SYSUSERS)/voiceprint.conf \
+            $(TMPFILES)/voiceprint.conf $(BASHCOMP)/voiceprint $(ZSHCOMP)/_voiceprint $(FISHCOMP)/voiceprint.fish
+
+install: build install-files
+
+# The copying alone (the install test runs it on debug binaries: RELEASE=.build/debug).
+install-files:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERS) $(DESTDIR)$(TMPFILES) $(DESTDIR)$(SYSCONF)/voiceprint \
+	  $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
+	install -m 0755 $(RELEASE)/voiceprint $(RELEASE)/voiceprintd $(DESTDIR)$(BINDIR)/
+	install -m 0644 Models/default.safetensors Models/README.md $(DESTDIR)$(SHAREDIR)/
+	install -m 0644 docs/protocol.md docs/integration.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/man/voiceprint.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/voiceprintd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/local|$(PREFIX)|g' systemd/voiceprintd.service > $(DESTDIR)$(UNITDIR)/voiceprintd.service
+	sed 's|/usr/local|$(PREFIX)|g' systemd/voiceprintd.socket > $(DESTDIR)$(UNITDIR)/voiceprintd.socket
+	install -m 0644 systemd/voiceprint.sysusers.conf $(DESTDIR)$(SYSUSERS)/voiceprint.conf
+	install -m 0644 systemd/voiceprint.tmpfiles.conf $(DESTDIR)$(TMPFILES)/voiceprint.conf
+	@# A configuration the administrator edited is never overwritten.
+	test -e $(DESTDIR)$(SYSCONF)/voiceprint/voiceprintd.conf || \
+	  sed 's|/usr/local|$(PREFIX)|g' systemd/voiceprintd.conf > $(DESTDIR)$(SYSCONF)/voiceprint/voiceprintd.conf
+	$(RELEASE)/voiceprint --generate-completion-script bash > $(DESTDIR)$(BASHCOMP)/voiceprint
+	$(RELEASE)/voiceprint --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMP)/_voiceprint
+	$(RELEASE)/voiceprint --generate-completion-script fish > $(DESTDIR)$(FISHCOMP)/voiceprint.fish
+
+# Removes what install put there, except the configuration file and the state directory.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# systemd-analyze on the units (also run by the test suite when systemd-analyze exists).
+check-units:
+	./scripts/check-units
 
 clean:
 	rm -rf .build out
