@@ -75,7 +75,10 @@ let package = Package(
 
         // Signal generators and temporary folders shared by the test targets.
         .target(name: "VoiceprintTestSupport", dependencies: ["VoiceprintAudio"], path: "Tests/VoiceprintTestSupport"),
-        .testTarget(name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "VoiceprintTestSupport"]),
+        .testTarget(
+            name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "VoiceprintTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintScoringTests", dependencies: ["VoiceprintScoring"]),
         .testTarget(name: "VoiceprintProtocolTests", dependencies: ["VoiceprintProtocol"]),

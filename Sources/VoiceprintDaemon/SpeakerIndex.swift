@@ -6,7 +6,8 @@ import VoiceprintStore
 /// identify is a single matrix-vector product and verify a single dot product.
 ///
 /// A centroid is the re-normalised sum of a speaker's unit-length utterance
-/// embeddings (so the sums are kept, and an enrollment updates one row).
+/// embeddings. Only the unit centroid and the sum's length are kept (the sum is
+/// their product), so 100 000 speakers of 192 dimensions take 77 MB, not twice that.
 /// Readers share a read lock; enroll and delete take the write lock briefly.
 public final class SpeakerIndex: @unchecked Sendable {
     // @unchecked: all state is guarded by `lock`.
@@ -14,7 +15,8 @@ public final class SpeakerIndex: @unchecked Sendable {
     public let dimension: Int
     private var names: [String] = []
     private var rows: [String: Int] = [:]
-    private var sums: [Float] = []
+    /// ‖Σ embeddings‖ per speaker.
+    private var sumNorms: [Float] = []
     private var centroids: [Float] = []
 
     public init(dimension: Int) { self.dimension = dimension }
@@ -40,17 +42,19 @@ public final class SpeakerIndex: @unchecked Sendable {
                 row = names.count
                 names.append(speaker)
                 rows[speaker] = row
-                sums.append(contentsOf: repeatElement(0, count: dimension))
+                sumNorms.append(0)
                 centroids.append(contentsOf: repeatElement(0, count: dimension))
             }
             let base = row * dimension
+            var sum = [Float](repeating: 0, count: dimension)
             var norm: Float = 0
             for i in 0..<dimension {
-                sums[base + i] += embedding[i]
-                norm += sums[base + i] * sums[base + i]
+                sum[i] = centroids[base + i] * sumNorms[row] + embedding[i]
+                norm += sum[i] * sum[i]
             }
             norm = max(norm.squareRoot(), 1e-12)
-            for i in 0..<dimension { centroids[base + i] = sums[base + i] / norm }
+            sumNorms[row] = norm
+            for i in 0..<dimension { centroids[base + i] = sum[i] / norm }
         }
     }
 
@@ -63,13 +67,11 @@ public final class SpeakerIndex: @unchecked Sendable {
                 let moved = names[last]
                 names[row] = moved
                 rows[moved] = row
-                for i in 0..<dimension {
-                    sums[row * dimension + i] = sums[last * dimension + i]
-                    centroids[row * dimension + i] = centroids[last * dimension + i]
-                }
+                sumNorms[row] = sumNorms[last]
+                for i in 0..<dimension { centroids[row * dimension + i] = centroids[last * dimension + i] }
             }
             names.removeLast()
-            sums.removeLast(dimension)
+            sumNorms.removeLast()
             centroids.removeLast(dimension)
         }
     }
