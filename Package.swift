@@ -69,6 +69,7 @@ let package = Package(
             name: "VoiceprintBench",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining",
+                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -41,8 +41,11 @@ public final class Daemon: Service, Sendable {
     static func prepareStateDirectory(_ path: String) throws {
         var info = stat()
         if stat(path, &info) != 0 {
-            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
-                throw ConfigurationError.invalid("state_dir \(path): cannot create: \(String(cString: strerror(errno)))")
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw ConfigurationError.invalid("state_dir \(path): cannot create: \((error as NSError).localizedDescription)")
             }
         } else if (info.st_mode & S_IFMT) != S_IFDIR {
             throw ConfigurationError.invalid("state_dir \(path) exists and is not a directory")

@@ -63,7 +63,7 @@ public final class ModelRuntime: Sendable {
     }
 
     /// 64-bit FNV-1a of the file, as 16 hex digits: cheap, and any change to a weight changes it.
-    static func fingerprint(_ bytes: [UInt8]) -> String {
+    public static func fingerprint(_ bytes: [UInt8]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         return String(format: "%016llx", hash)

@@ -81,6 +81,10 @@ public final class Server: Sendable {
         let promise = group.next().makePromise(of: Void.self)
         quiesce.initiateShutdown(promise: promise)
         try? await promise.futureResult.get()
+        // Wait for the listening channel's own close and drop it, so nothing of it is
+        // left to run once the event loop group shuts down.
+        if let channel = channelBox.withLockedValue({ $0 }) { try? await channel.closeFuture.get() }
+        channelBox.withLockedValue { $0 = nil }
         if !endpoint.withLockedValue({ $0 }).hasPrefix("fd "), configuration.socket.hasPrefix("/") || FileManager.default.fileExists(atPath: configuration.socket) {
             unlink(configuration.socket)
         }

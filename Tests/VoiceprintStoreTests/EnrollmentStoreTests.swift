@@ -57,4 +57,14 @@ import VoiceprintTestSupport
         let error = #expect(throws: StoreError.self) { try EnrollmentStore(path: path) }
         #expect(error?.description.hasPrefix("\(path): cannot open the enrollment store") == true)
     }
+
+    @Test func bulkInsertIsOneTransaction() throws {
+        let dir = try TemporaryDirectory()
+        let store = try EnrollmentStore(path: dir.file("store.db"))
+        let batch = (0..<500).map { StoredEmbedding(speaker: "s\($0 % 100)", vector: [Float($0), 1], speechSeconds: 2) }
+        try store.addUtterances(batch, model: "m")
+        #expect(try store.speakerCount() == 100)
+        #expect(try store.speaker(named: "s7", model: "m")?.utterances == 5)
+        #expect(try store.embeddings(model: "m").count == 500)
+    }
 }

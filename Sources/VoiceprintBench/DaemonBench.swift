@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import VoiceprintAudio
+import VoiceprintDaemon
+import VoiceprintProtocol
+import VoiceprintStore
+
+/// End-to-end service figures through the real socket: verify latency at
+/// several concurrency levels, identify against large enrolled populations,
+/// start-to-ready time and resident memory. Every loop is bounded in count and time.
+struct DaemonBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon", abstract: "Latency and throughput of voiceprintd through its Unix socket.")
+
+    @Option(help: "The daemon binary (release build).") var binary = ".build/release/voiceprintd"
+    @Option(help: "Model file.") var model = "Models/default.safetensors"
+    @Option(help: "Concurrent clients for verify, comma-separated.") var concurrency = "1,8,32"
+    @Option(help: "Verify requests per concurrency level (upper bound).") var requests = 600
+    @Option(help: "Seconds per concurrency level (upper bound).") var seconds = 20.0
+    @Option(help: "Enrolled population sizes for identify, comma-separated.") var speakers = "1000,10000,100000"
+    @Option(help: "Write the measurements as JSON here.") var json: String?
+
+    func run() throws {
+        let work = FileManager.default.temporaryDirectory.path + "/voiceprint-daemon-bench-\(getpid())"
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var rows = [[String: String]]()
+        func row(_ name: String, _ median: String, _ range: String, _ value: Double) {
+            rows.append(["name": name, "median": median, "range": range, "value": String(value)])
+            print(name.padding(toLength: 60, withPad: " ", startingAt: 0) + " " + median + "  (" + range + ")")
+        }
+
+        // Start-to-ready, five times, on an empty store.
+        var readies = [Double]()
+        for i in 0..<5 {
+            let daemon = try DaemonUnderTest(binary: binary, model: model, directory: work + "/start\(i)")
+            readies.append(daemon.readyAfter! * 1000)
+            daemon.stop()
+        }
+        readies.sort()
+        row("start to READY=1 (empty store)", String(format: "%.0f ms", readies[2]), String(format: "%.0f – %.0f ms", readies[0], readies[4]), readies[2])
+
+        // Verify under load.
+        let daemon = try DaemonUnderTest(binary: binary, model: model, directory: work + "/load")
+        row("resident memory, idle", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
+        var rng = SeededGenerator(seed: 5)
+        let voice = SyntheticVoice.random(using: &rng)
+        let clip = { (r: inout SeededGenerator) in
+            Data(try! SoundFile.encode(voice.utterance(seconds: 3, using: &r), sampleRate: 16_000, channels: 1, format: .wavPCM16))
+        }
+        let client = BenchClient(path: daemon.socket)!
+        for _ in 0..<3 { _ = client.request(Array((Request.enroll(speaker: "bench", audio: .data([UInt8](clip(&rng)))).encoded() + "\n").utf8)) }
+        let verifyLine = Array((Request.verify(speaker: "bench", audio: .data([UInt8](clip(&rng))), threshold: nil).encoded() + "\n").utf8)
+        for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
+            let result = Self.load(socket: daemon.socket, line: verifyLine, clients: level, requests: requests, seconds: seconds)
+            let s = result.latencies.sorted()
+            func pct(_ p: Double) -> Double { s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count) * p))] * 1000 }
+            row("verify 3 s, \(level) client(s): p50", String(format: "%.1f ms", pct(0.5)), "\(s.count) requests, \(result.errors) errors", pct(0.5))
+            row("verify 3 s, \(level) client(s): p95", String(format: "%.1f ms", pct(0.95)), "", pct(0.95))
+            row("verify 3 s, \(level) client(s): p99", String(format: "%.1f ms", pct(0.99)), "", pct(0.99))
+            row("verify 3 s, \(level) client(s): throughput", String(format: "%.0f/s", result.throughput), "", result.throughput)
+        }
+        row("resident memory after the load", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
+        daemon.stop()
+
+        // Identify against large populations inserted straight into the store.
+        let modelID = ModelRuntime.fingerprint([UInt8](try Data(contentsOf: URL(fileURLWithPath: model))))
+        let identifyLine = Array((Request.identify(audio: .data([UInt8](clip(&rng))), top: 5).encoded() + "\n").utf8)
+        for count in speakers.split(separator: ",").compactMap({ Int($0) }) {
+            let directory = work + "/identify\(count)"
+            try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
+            let store = try EnrollmentStore(path: directory + "/state/enrollments.sqlite")
+            var embeddingRng = SeededGenerator(seed: UInt64(count))
+            let batch = (0..<count).map { i -> StoredEmbedding in
+                var v = (0..<192).map { _ in Float(embeddingRng.gaussian()) }
+                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                v = v.map { $0 / norm }
+                return StoredEmbedding(speaker: "speaker\(i)", vector: v, speechSeconds: 10)
+            }
+            try store.addUtterances(batch, model: modelID)
+            let daemon = try DaemonUnderTest(binary: binary, model: model, directory: directory)
+            let result = Self.load(socket: daemon.socket, line: identifyLine, clients: 1, requests: 50, seconds: seconds)
+            let s = result.latencies.sorted()
+            let median = s.isEmpty ? .nan : s[s.count / 2] * 1000
+            row("identify among \(count) speakers (one client): median", String(format: "%.1f ms", median),
+                String(format: "%.1f – %.1f ms", (s.first ?? .nan) * 1000, (s.last ?? .nan) * 1000), median)
+            row("start to READY=1 with \(count) speakers", String(format: "%.0f ms", daemon.readyAfter! * 1000), "", daemon.readyAfter! * 1000)
+            row("resident memory with \(count) speakers", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
+            daemon.stop()
+        }
+        if let json {
+            try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    struct LoadResult {
+        var latencies: [Double]
+        var errors: Int
+        var throughput: Double
+    }
+
+    /// `clients` connections, each sending `line` back to back, until `requests`
+    /// in total have been answered or `seconds` have passed.
+    static func load(socket: String, line: [UInt8], clients: Int, requests: Int, seconds: Double) -> LoadResult {
+        let lock = NSLock()
+        nonisolated(unsafe) var latencies = [Double]()
+        nonisolated(unsafe) var errors = 0
+        nonisolated(unsafe) var issued = 0
+        let deadline = Date().addingTimeInterval(seconds)
+        let start = Date()
+        DispatchQueue.concurrentPerform(iterations: clients) { _ in
+            guard let client = BenchClient(path: socket) else { lock.withLock { errors += 1 }; return }
+            while Date() < deadline {
+                let go = lock.withLock { () -> Bool in
+                    guard issued < requests else { return false }
+                    issued += 1
+                    return true
+                }
+                guard go else { return }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let response = client.request(line)
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                lock.withLock {
+                    if let response, response.contains("\"ok\":true") { latencies.append(elapsed) } else { errors += 1 }
+                }
+            }
+        }
+        let wall = Date().timeIntervalSince(start)
+        return LoadResult(latencies: latencies, errors: errors, throughput: Double(latencies.count) / wall)
+    }
+}
