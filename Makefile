@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model feature-reference install install-files uninstall check-units clean
+.PHONY: all deps build debug run test bench bench-features bench-model feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -45,6 +45,25 @@ bench-features: deps
 bench-model: deps
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-model
+
+# Rebuilds the shipped model from scratch (Models/README.md): the synthetic corpus,
+# a person-disjoint train/test split, training, and the held-out evaluation.
+CORPUS ?= /tmp/voiceprint-corpus
+SPLIT  ?= /tmp/voiceprint-split
+CORPUS_PACKAGES = espeak-ng sox flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
+  festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv festvox-czech-dita festvox-czech-krb \
+  festvox-czech-machac festvox-czech-ph festvox-ca-ona-hts festvox-ru festvox-hi-nsk festvox-mr-nsk festvox-te-nsk
+
+corpus:
+	apt-get install -y -qq $(CORPUS_PACKAGES)
+	scripts/build-corpus --out $(CORPUS) --seed 1
+	scripts/split-corpus $(CORPUS) $(SPLIT) --test-speakers 40 --seed 1
+
+default-model: build corpus
+	$(RELEASE)/voiceprint train --data $(SPLIT)/train --out Models/default.safetensors --steps 5000 \
+	  --validate-every 500 --checkpoint-every 500 --seed 1
+	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/default.safetensors
+	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --system mfcc-stats
 
 # Regenerates the torchaudio reference values committed under Tests/ (needs PyPI).
 feature-reference:
