@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -36,7 +36,7 @@ test: deps
 	./scripts/test-install
 
 # Benchmarks are release builds, pinned to one core; results go to docs/benchmarks.md.
-bench: bench-features bench-model
+bench: bench-features bench-model bench-daemon
 
 bench-features: deps
 	$(SWIFT) build -c release --product VoiceprintBench
@@ -45,6 +45,10 @@ bench-features: deps
 bench-model: deps
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-model
+
+bench-daemon: build
+	$(SWIFT) build -c release --product VoiceprintBench
+	./scripts/bench-daemon
 
 # Rebuilds the shipped model from scratch (Models/README.md): the synthetic corpus,
 # a person-disjoint train/test split, training, and the held-out evaluation.

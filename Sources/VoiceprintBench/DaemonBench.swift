@@ -109,7 +109,17 @@ struct DaemonBench: ParsableCommand {
         nonisolated(unsafe) var issued = 0
         let deadline = Date().addingTimeInterval(seconds)
         let start = Date()
-        DispatchQueue.concurrentPerform(iterations: clients) { _ in
+        // One thread per client: concurrentPerform would run only one per core at a time.
+        let done = DispatchGroup()
+        for _ in 0..<clients {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                runClient()
+            }
+        }
+        done.wait()
+        @Sendable func runClient() {
             guard let client = BenchClient(path: socket) else { lock.withLock { errors += 1 }; return }
             while Date() < deadline {
                 let go = lock.withLock { () -> Bool in
