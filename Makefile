@@ -23,10 +23,10 @@ STATE    ?= ./state
 # foreground (Ctrl-C stops it gracefully). It prints how to talk to it.
 run: build
 	@test -f Models/default.safetensors || { echo "Models/default.safetensors is missing (see Models/README.md)"; exit 1; }
-	@echo "voiceprintd on $(SOCKET), state in $(STATE)/. From another terminal:"
-	@echo "  echo '{\"op\":\"hello\"}' | socat - UNIX-CONNECT:$(SOCKET)"
-	@echo "  espeak-ng -w /tmp/a.wav 'my voice is my passport' && $(RELEASE)/voiceprint features /tmp/a.wav"
-	@echo "  see docs/protocol.md for every request"
+	@echo "voiceprintd on $(SOCKET), state in $(STATE)/. From another terminal (see README.md):"
+	@echo "  export VOICEPRINT_SOCKET=$$PWD/$(SOCKET)"
+	@echo "  $(RELEASE)/voiceprint enroll alice a1.wav a2.wav && $(RELEASE)/voiceprint verify alice a3.wav"
+	@echo "  echo '{\"op\":\"status\"}' | socat - UNIX-CONNECT:$(SOCKET)    # docs/protocol.md"
 	$(RELEASE)/voiceprintd --socket $(SOCKET) --state-dir $(STATE) --model Models/default.safetensors
 
 test: deps
