@@ -1,4 +1,5 @@
 import Foundation
+import VoiceprintProtocol
 
 /// sd_notify(3) without libsystemd: datagrams such as "READY=1" to the socket
 /// named by $NOTIFY_SOCKET (a path, or "@name" for the abstract namespace).
@@ -19,20 +20,10 @@ public struct SystemdNotifier: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        let abstract = bytes.first == UInt8(ascii: "@")
-        if abstract { bytes[0] = 0 }
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        // Abstract names are not NUL-terminated: pass the exact length.
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
+        guard let address = UnixSocketAddress(path: path) else { return false }
         let message = Array(state.utf8)
-        let sent = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
-                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sockaddrPointer, length) }
-            }
+        let sent = address.withSockaddr { pointer, length in
+            message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, pointer, length) }
         }
         return sent == message.count
     }
