@@ -1,4 +1,5 @@
 import Foundation
+import VoiceprintModel
 
 /// Every setting of voiceprintd, with its default. The same keys are read from
 /// the configuration file (`key = value` lines) and from command-line flags
@@ -12,8 +13,8 @@ public struct Configuration: Sendable, Equatable {
     public var socketGroup: String? = nil
     /// State directory (created 0700) holding the enrollment store. Default ./state.
     public var stateDirectory = "./state"
-    /// Model file. Default: the shipped model (see `defaultModelPath`).
-    public var model = Configuration.defaultModelPath
+    /// Model file. Default: the shipped model (`ModelFile.defaultPath`).
+    public var model = ModelFile.defaultPath
     /// Members of this group are admins (enroll, delete, list, identify, embed). Default nil: only root and the daemon's user.
     public var adminGroup: String? = nil
     /// Let any user enroll and delete the speaker named after their own login. Default false.
@@ -45,16 +46,6 @@ public struct Configuration: Sendable, Equatable {
     public var logLevel = "info"
 
     public init() {}
-
-    /// The shipped model: $VOICEPRINT_MODEL, PREFIX/share/voiceprint next to the
-    /// installed binary, or Models/ in a source checkout.
-    public static var defaultModelPath: String {
-        if let env = ProcessInfo.processInfo.environment["VOICEPRINT_MODEL"] { return env }
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("share/voiceprint/default.safetensors").path
-        return FileManager.default.fileExists(atPath: installed) ? installed : "Models/default.safetensors"
-    }
 
     /// The keys of the file format, in documentation order.
     public static let keys = [

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A model ready for use: the network, its metadata and an optional
 /// score-normalisation cohort.
 public struct LoadedModel: Sendable {
@@ -18,6 +20,16 @@ public enum ModelFile {
     public static let formatVersion = 1
     /// Name of the optional cohort tensor [N, embedding_dim].
     public static let cohortTensor = "cohort"
+
+    /// The shipped model: $VOICEPRINT_MODEL, else PREFIX/share/voiceprint next to the
+    /// installed binary, else Models/ in a source checkout (relative to the working directory).
+    public static var defaultPath: String {
+        if let env = ProcessInfo.processInfo.environment["VOICEPRINT_MODEL"] { return env }
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("share/voiceprint/default.safetensors").path
+        return FileManager.default.fileExists(atPath: installed) ? installed : "Models/default.safetensors"
+    }
 
     public static func container(model: EmbeddingModel, metadata: ModelMetadata, cohort: Tensor? = nil) -> SafeTensors {
         precondition(metadata.architecture == model.architecture, "ModelFile: metadata describes a different architecture")

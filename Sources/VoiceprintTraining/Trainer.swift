@@ -28,6 +28,18 @@ public struct TrainingProgress: Sendable {
     public var stepsThisRun: Int
 }
 
+/// Why training cannot start.
+public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case tooFewSpeakers(usable: Int)
+
+    public var description: String {
+        switch self {
+        case .tooFewSpeakers(let usable):
+            return "training needs at least 2 training speakers with 2 usable utterances each (plus any held out for validation); found \(usable) usable speakers"
+        }
+    }
+}
+
 /// The result of a run.
 public struct TrainingOutcome: Sendable {
     public var finalStep: Int
@@ -75,7 +87,7 @@ public final class Trainer {
         validationSpeakers = Array(shuffled.prefix(held)).sorted()
         trainingSpeakers = Array(shuffled.dropFirst(held)).sorted()
         guard trainingSpeakers.count >= 2 else {
-            throw ModelError.invalidArchitecture("training needs at least 2 speakers with 2 usable utterances; found \(usable.count)")
+            throw TrainingError.tooFewSpeakers(usable: usable.count)
         }
     }
 

@@ -7,7 +7,6 @@ final class Console: @unchecked Sendable {
     // @unchecked: every mutation holds `lock` (decode progress arrives from worker threads).
     private let lock = NSLock()
     private let interactive = isatty(STDERR_FILENO) == 1
-    private var lastLine = ""
     private var lastPlainPercent = -1
     private var barShown = false
 
@@ -37,7 +36,6 @@ final class Console: @unchecked Sendable {
                     FileHandle.standardError.write(Data((text + "\n").utf8))
                 }
             }
-            lastLine = text
         }
     }
 

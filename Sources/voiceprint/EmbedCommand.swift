@@ -23,7 +23,7 @@ struct EmbedCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
-        guard let model = model ?? (features != nil ? ModelLocator.defaultModelPath : nil) else {
+        guard let model = model ?? (features != nil ? ModelFile.defaultPath : nil) else {
             return try runThroughDaemon()
         }
         let loaded: LoadedModel
@@ -76,18 +76,5 @@ extension EmbedCommand {
         if let output, let dimension = rows.first?.count {
             try NumpyFile.write(rows.flatMap { $0 }, shape: [rows.count, dimension], to: output)
         }
-    }
-}
-
-/// Where the shipped default model lives: next to the binary's share folder
-/// when installed, or Models/ in a source checkout.
-enum ModelLocator {
-    static var defaultModelPath: String {
-        if let env = ProcessInfo.processInfo.environment["VOICEPRINT_MODEL"] { return env }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let prefix = executable.deletingLastPathComponent().deletingLastPathComponent()
-        let installed = prefix.appendingPathComponent("share/voiceprint/default.safetensors").path
-        if FileManager.default.fileExists(atPath: installed) { return installed }
-        return "Models/default.safetensors"
     }
 }

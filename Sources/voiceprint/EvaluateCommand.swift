@@ -21,7 +21,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Folder the trial paths are relative to.")
     var root: String
     @Option(help: "Model file (default: the shipped model).")
-    var model: String = ModelLocator.defaultModelPath
+    var model: String = ModelFile.defaultPath
     @Option(help: "System to score: model (the embedding network) or mfcc-stats (training-free baseline).")
     var system: System = .model
     @Option(help: "Score normalisation: none or as-norm (needs a cohort in the model file).")
@@ -45,10 +45,10 @@ struct EvaluateCommand: ParsableCommand {
         do { list = try TrialList(path: trials) } catch { fail("\(error)", ExitStatus.usage) }
         let files = list.files
         let rootURL = URL(fileURLWithPath: root)
-        for trial in list.trials {
-            for path in [trial.first, trial.second] where !FileManager.default.fileExists(atPath: rootURL.appendingPathComponent(path).path) {
-                fail("\(trials):\(trial.line): audio file \(rootURL.appendingPathComponent(path).path) does not exist", ExitStatus.badAudio)
-            }
+        // One check per distinct file (a VoxCeleb list names each file hundreds of times).
+        for path in files where !FileManager.default.fileExists(atPath: rootURL.appendingPathComponent(path).path) {
+            let line = list.trials.first { $0.first == path || $0.second == path }!.line
+            fail("\(trials):\(line): audio file \(rootURL.appendingPathComponent(path).path) does not exist", ExitStatus.badAudio)
         }
 
         let embedder: UtteranceEmbedder
