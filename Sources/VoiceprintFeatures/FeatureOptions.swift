@@ -9,7 +9,34 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         case povey
         case hamming
         case hann
+        /// Periodic Hann (librosa/scipy `fftbins=True`): 0.5 − 0.5·cos(2πn/N).
+        case hannPeriodic = "hann-periodic"
         case rectangular
+    }
+
+    /// How band centres are spaced.
+    public enum MelScale: String, Codable, Sendable, CaseIterable {
+        /// Kaldi/HTK: mel = 1127·ln(1 + f/700), triangles linear in mel.
+        case kaldi
+        /// Slaney's Auditory Toolbox (librosa's default): linear below 1 kHz,
+        /// logarithmic above, triangles linear in Hz.
+        case slaney
+    }
+
+    /// Scaling of each mel filter.
+    public enum MelNormalization: String, Codable, Sendable, CaseIterable {
+        /// Peak 1 (Kaldi).
+        case none
+        /// Constant area: each triangle scaled by 2 / (its width in Hz) (librosa `norm="slaney"`).
+        case slaney
+    }
+
+    /// What is done to the mel energies.
+    public enum Compression: String, Codable, Sendable, CaseIterable {
+        /// Natural log with the `logFloor` (Kaldi fbank).
+        case log
+        /// Power as it is (the GE2E encoder of Resemblyzer was trained on this).
+        case none
     }
 
     /// Input sample rate in Hz. Default 16 000.
@@ -44,8 +71,49 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
     /// Subtract the utterance mean of each feature over its speech frames
     /// (cepstral mean normalisation). Default true.
     public var meanNormalization: Bool = true
+    /// Mel band spacing. Default `.kaldi`.
+    public var melScale: MelScale = .kaldi
+    /// Mel filter scaling. Default `.none`.
+    public var melNormalization: MelNormalization = .none
+    /// Centre frame t on sample t·shift, zero-padding half a frame at both ends
+    /// (librosa `center=True`), instead of Kaldi's whole frames only. Default false.
+    public var centerFrames: Bool = false
+    /// Log or plain power. Default `.log`.
+    public var compression: Compression = .log
+    /// Raise quiet signals to this RMS level in dBFS before analysis (never
+    /// lowers loud ones): models fed plain power need a level reference. Default nil.
+    public var targetLevelDBFS: Double? = nil
 
     public init() {}
+
+    // Decoding fills absent keys with the defaults, so model files written
+    // before a field existed still load and mean what they meant then.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        let d = FeatureOptions()
+        sampleRate = try value(.sampleRate, d.sampleRate)
+        frameLengthMs = try value(.frameLengthMs, d.frameLengthMs)
+        frameShiftMs = try value(.frameShiftMs, d.frameShiftMs)
+        fftSize = try value(.fftSize, d.fftSize)
+        preemphasis = try value(.preemphasis, d.preemphasis)
+        removeDCOffset = try value(.removeDCOffset, d.removeDCOffset)
+        window = try value(.window, d.window)
+        melBins = try value(.melBins, d.melBins)
+        lowFrequency = try value(.lowFrequency, d.lowFrequency)
+        highFrequency = try value(.highFrequency, d.highFrequency)
+        logFloor = try value(.logFloor, d.logFloor)
+        cepstralCoefficients = try c.decodeIfPresent(Int.self, forKey: .cepstralCoefficients)
+        cepstralLifter = try value(.cepstralLifter, d.cepstralLifter)
+        meanNormalization = try value(.meanNormalization, d.meanNormalization)
+        melScale = try value(.melScale, d.melScale)
+        melNormalization = try value(.melNormalization, d.melNormalization)
+        centerFrames = try value(.centerFrames, d.centerFrames)
+        compression = try value(.compression, d.compression)
+        targetLevelDBFS = try c.decodeIfPresent(Double.self, forKey: .targetLevelDBFS)
+    }
 
     /// Samples per frame: 400 at the defaults.
     public var frameLength: Int { Int((Double(sampleRate) * frameLengthMs / 1000).rounded()) }
@@ -58,10 +126,15 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         highFrequency > 0 ? highFrequency : Double(sampleRate) / 2 + highFrequency
     }
 
-    /// Number of whole frames in `sampleCount` samples (Kaldi's snip-edges rule).
+    /// Number of frames in `sampleCount` samples: whole frames only (Kaldi's
+    /// snip-edges rule), or one per shift when frames are centred.
     public func frameCount(sampleCount: Int) -> Int {
-        sampleCount < frameLength ? 0 : 1 + (sampleCount - frameLength) / frameShift
+        if centerFrames { return sampleCount == 0 ? 0 : 1 + sampleCount / frameShift }
+        return sampleCount < frameLength ? 0 : 1 + (sampleCount - frameLength) / frameShift
     }
+
+    /// Zeros added before the first sample (and after the last) when frames are centred.
+    public var centerPadding: Int { centerFrames ? fftSize / 2 : 0 }
 
     /// Checks that the settings describe a computable front end.
     public func validate() throws(FeatureError) {
@@ -83,6 +156,18 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         guard logFloor > 0 else { throw fail("logFloor", logFloor, "a positive value") }
         if let ceps = cepstralCoefficients, !(1...melBins).contains(ceps) {
             throw fail("cepstralCoefficients", ceps, "1 … melBins (\(melBins))")
+        }
+        if melNormalization == .slaney && melScale != .slaney {
+            throw fail("melNormalization", melNormalization.rawValue, "none with the \(melScale.rawValue) mel scale")
+        }
+        if centerFrames && fftSize != frameLength {
+            throw fail("fftSize", fftSize, "equal to the frame length (\(frameLength) samples) when frames are centred")
+        }
+        if cepstralCoefficients != nil && compression != .log {
+            throw fail("compression", compression.rawValue, "log when cepstralCoefficients is set (a DCT of power is not a cepstrum)")
+        }
+        if let level = targetLevelDBFS, !(level.isFinite && level < 0) {
+            throw fail("targetLevelDBFS", level, "a level below 0 dBFS")
         }
     }
 }

@@ -41,11 +41,15 @@ public struct LogMelExtractor: Sendable {
         return extract(samples: audio.samples)
     }
 
-    /// Features of every whole frame of a signal at `options.sampleRate`.
+    /// Features of every frame of a signal at `options.sampleRate`.
     public func extract(samples: [Float]) -> FeatureMatrix {
         let frames = options.frameCount(sampleCount: samples.count)
         var output = FeatureMatrix(frames: frames, dimension: options.dimension)
         guard frames > 0 else { return output }
+        // Centred frames read half a frame of zeros beyond each end (librosa's
+        // center=True with constant padding); a padded copy keeps the loop below branch-free.
+        let pad = options.centerPadding
+        let samples = pad == 0 ? samples : [Float](repeating: 0, count: pad) + samples + [Float](repeating: 0, count: pad)
         let workspace = RealFFT.Workspace(size: options.fftSize, batch: Self.batch)
         var mel = [Float](repeating: 0, count: options.melBins)
         samples.withUnsafeBufferPointer { signal in
@@ -103,8 +107,10 @@ public struct LogMelExtractor: Sendable {
         let bins = options.melBins
         let target = dct.isEmpty ? row : mel
         filterBank.apply(power: spectrum, into: target)
-        let floor = options.logFloor
-        for b in 0..<bins { target[b] = logf(max(target[b], floor)) }
+        if options.compression == .log {
+            let floor = options.logFloor
+            for b in 0..<bins { target[b] = logf(max(target[b], floor)) }
+        }
         guard !dct.isEmpty else { return }
         dct.withUnsafeBufferPointer { d in
             for c in 0..<options.dimension {
@@ -117,6 +123,9 @@ public struct LogMelExtractor: Sendable {
     }
 
     public static func makeWindow(_ kind: FeatureOptions.Window, length: Int) -> [Float] {
+        if kind == .hannPeriodic {
+            return (0..<length).map { Float(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length))) }
+        }
         // Kaldi's convention: a = 2π / (N − 1), symmetric windows.
         let a = 2 * Double.pi / Double(length - 1)
         return (0..<length).map { i in
@@ -126,6 +135,7 @@ public struct LogMelExtractor: Sendable {
             case .hann: return Float(hann)
             case .hamming: return Float(0.54 - 0.46 * cos(a * Double(i)))
             case .rectangular: return 1
+            case .hannPeriodic: preconditionFailure("handled above")
             }
         }
     }

@@ -21,7 +21,22 @@ public struct MelFilterBank: Sendable, Equatable {
     public static func mel(_ hz: Double) -> Double { 1127 * log(1 + hz / 700) }
     public static func hz(_ mel: Double) -> Double { 700 * (exp(mel / 1127) - 1) }
 
+    /// Slaney's mel scale (librosa `htk=False`): linear, 3 mels per 200 Hz, up
+    /// to 1 kHz, then logarithmic with 27 mels per factor of 6.4.
+    public static func slaneyMel(_ hz: Double) -> Double {
+        hz < 1000 ? hz * 3 / 200 : 15 + log(hz / 1000) * 27 / log(6.4)
+    }
+
+    public static func slaneyHz(_ mel: Double) -> Double {
+        mel < 15 ? mel * 200 / 3 : 1000 * exp((mel - 15) * log(6.4) / 27)
+    }
+
     public init(options: FeatureOptions) {
+        filters = options.melScale == .slaney ? Self.slaneyFilters(options) : Self.kaldiFilters(options)
+        spectrumBins = options.fftSize / 2
+    }
+
+    private static func kaldiFilters(_ options: FeatureOptions) -> [Filter] {
         let binCount = options.fftSize / 2
         let binWidth = Double(options.sampleRate) / Double(options.fftSize)
         let melLow = Self.mel(options.lowFrequency)
@@ -44,8 +59,37 @@ public struct MelFilterBank: Sendable, Equatable {
             }
             filters.append(Filter(firstBin: max(first, 0), weights: weights))
         }
-        self.filters = filters
-        self.spectrumBins = binCount
+        return filters
+    }
+
+    /// ref: librosa.filters.mel(htk=False): band edges equally spaced on
+    /// Slaney's scale, triangles linear in *Hz* between neighbouring edges,
+    /// optionally scaled to equal area (`norm="slaney"`).
+    private static func slaneyFilters(_ options: FeatureOptions) -> [Filter] {
+        let binCount = options.fftSize / 2
+        let binWidth = Double(options.sampleRate) / Double(options.fftSize)
+        let low = Self.slaneyMel(options.lowFrequency)
+        let high = Self.slaneyMel(options.resolvedHighFrequency)
+        let edges = (0..<(options.melBins + 2)).map {
+            Self.slaneyHz(low + (high - low) * Double($0) / Double(options.melBins + 1))
+        }
+        return (0..<options.melBins).map { band in
+            let (left, center, right) = (edges[band], edges[band + 1], edges[band + 2])
+            let scale = options.melNormalization == .slaney ? 2 / (right - left) : 1
+            var first = -1
+            var weights = [Float]()
+            for bin in 0..<binCount {
+                let f = binWidth * Double(bin)
+                let weight = max(0, min((f - left) / (center - left), (right - f) / (right - center)))
+                guard weight > 0 else {
+                    if first >= 0 { break }
+                    continue
+                }
+                if first < 0 { first = bin }
+                weights.append(Float(weight * scale))
+            }
+            return Filter(firstBin: max(first, 0), weights: weights)
+        }
     }
 
     /// Applies the filters to one power spectrum (≥ `spectrumBins` values),

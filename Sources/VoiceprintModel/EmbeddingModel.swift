@@ -1,7 +1,8 @@
 import VoiceprintFeatures
 
 /// The speaker-embedding network (DESIGN.md §2): frame layers, statistics
-/// pooling, a linear projection and L2 normalisation.
+/// pooling, a linear projection and L2 normalisation; or, in the recurrent
+/// family, stacked LSTMs read over fixed windows (see `Architecture`).
 ///
 /// Inference (`embed`) only reads parameters and may run on many threads at
 /// once; training (`forward(_:mode: .training)` then `backward`) is
@@ -15,19 +16,36 @@ public final class EmbeddingModel: @unchecked Sendable {
         try architecture.validate()
         self.architecture = architecture
         var layers = [(String, Layer)]()
-        var channels = architecture.inputDimension
-        for (i, frame) in architecture.frameLayers.enumerated() {
-            layers.append(("frame.\(i).conv", Conv1D(inChannels: channels, outChannels: frame.channels,
-                                                      kernel: frame.kernel, dilation: frame.dilation, using: &rng)))
-            layers.append(("frame.\(i).relu", ReLU()))
-            layers.append(("frame.\(i).bn", BatchNorm(channels: frame.channels)))
-            channels = frame.channels
+        let d = architecture.embeddingDimension
+        if architecture.isRecurrent {
+            var size = architecture.inputDimension
+            for (i, hidden) in architecture.recurrentLayers.enumerated() {
+                layers.append(("lstm.\(i)", LSTM(inputSize: size, hiddenSize: hidden, using: &rng)))
+                size = hidden
+            }
+            layers.append(("last", LastStep()))
+            layers.append(("embedding.linear", Linear(inFeatures: size, outFeatures: d, using: &rng)))
+            if architecture.projectionReLU { layers.append(("embedding.relu", ReLU())) }
+        } else {
+            var channels = architecture.inputDimension
+            for (i, frame) in architecture.frameLayers.enumerated() {
+                layers.append(("frame.\(i).conv", Conv1D(inChannels: channels, outChannels: frame.channels,
+                                                          kernel: frame.kernel, dilation: frame.dilation, using: &rng)))
+                layers.append(("frame.\(i).relu", ReLU()))
+                layers.append(("frame.\(i).bn", BatchNorm(channels: frame.channels)))
+                channels = frame.channels
+            }
+            layers.append(("pool", StatsPooling(channels: channels)))
+            layers.append(("embedding.linear", Linear(inFeatures: 2 * channels, outFeatures: d, using: &rng)))
+            layers.append(("embedding.bn", BatchNorm(channels: d)))
         }
-        layers.append(("pool", StatsPooling(channels: channels)))
-        layers.append(("embedding.linear", Linear(inFeatures: 2 * channels, outFeatures: architecture.embeddingDimension, using: &rng)))
-        layers.append(("embedding.bn", BatchNorm(channels: architecture.embeddingDimension)))
         layers.append(("embedding.norm", L2Normalize()))
         self.layers = layers.map { (name: $0.0, layer: $0.1) }
+    }
+
+    /// Layers before the projection head ("embedding.*"): what fine-tuning may freeze.
+    public var encoderLayerCount: Int {
+        layers.firstIndex { $0.name.hasPrefix("embedding.") } ?? layers.count
     }
 
     /// Every saved tensor by its file name, e.g. "frame.0.conv.weight", in network order.
@@ -40,19 +58,27 @@ public final class EmbeddingModel: @unchecked Sendable {
         namedParameters.filter(\.parameter.trainable).reduce(0) { $0 + $1.parameter.value.count }
     }
 
-    /// Shortest feature sequence the network accepts.
-    public var minimumFrames: Int { architecture.receptiveField }
-
-    /// [B, T, F] features → [B, D] unit-length embeddings.
-    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
-        layers.reduce(input) { $1.layer.forward($0, mode: mode) }
+    /// Shortest feature sequence the network accepts. A recurrent encoder pads
+    /// short input to a window, so any length works; a tenth of a window keeps
+    /// it from embedding a click.
+    public var minimumFrames: Int {
+        if let window = architecture.window { return max(1, window.frames / 10) }
+        return architecture.receptiveField
     }
 
-    /// Back-propagates dL/d(embedding) [B, D] through every layer, accumulating
-    /// parameter gradients; returns dL/d(input).
+    /// [B, T, F] features → [B, D] unit-length embeddings. The first `frozen`
+    /// layers run in inference mode (nothing cached, running statistics used):
+    /// fine-tuning a head on a fixed encoder.
+    public func forward(_ input: Tensor, mode: ForwardMode, frozen: Int = 0) -> Tensor {
+        layers.enumerated().reduce(input) { $1.element.layer.forward($0, mode: $1.offset < frozen ? .inference : mode) }
+    }
+
+    /// Back-propagates dL/d(embedding) [B, D] through every layer after the
+    /// first `frozen`, accumulating parameter gradients; returns dL/d(input of
+    /// the first layer not frozen).
     @discardableResult
-    public func backward(_ gradient: Tensor) -> Tensor {
-        layers.reversed().reduce(gradient) { $1.layer.backward($0) }
+    public func backward(_ gradient: Tensor, frozen: Int = 0) -> Tensor {
+        layers[frozen...].reversed().reduce(gradient) { $1.layer.backward($0) }
     }
 
     public func zeroGradients() {
@@ -67,14 +93,50 @@ public final class EmbeddingModel: @unchecked Sendable {
         guard features.frames >= minimumFrames else {
             throw .tooFewFrames(got: features.frames, minimum: minimumFrames)
         }
-        let input = Tensor(shape: [1, features.frames, features.dimension], storage: features.values)
-        return forward(input, mode: .inference).storage
+        guard let window = architecture.window else {
+            let input = Tensor(shape: [1, features.frames, features.dimension], storage: features.values)
+            return forward(input, mode: .inference).storage
+        }
+        // Recurrent: embed every window in one batch, average, renormalise.
+        let windows = forward(Self.windows(of: features, window), mode: .inference)
+        let d = architecture.embeddingDimension
+        var mean = [Float](repeating: 0, count: d)
+        for w in 0..<windows.shape[0] { for i in 0..<d { mean[i] += windows.storage[w * d + i] } }
+        let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return mean.map { $0 / max(norm, 1e-12) }
+    }
+
+    /// The windows a recurrent encoder reads, as one [W, frames, F] batch.
+    ///
+    /// ref: Resemblyzer VoiceEncoder.compute_partial_slices, counted in frames:
+    /// starts 0, step, 2·step, … while start < max(1, T − frames + step + 1);
+    /// the last window is dropped when under `minimumCoverage` of it holds
+    /// frames and it is not the only one; frames past the end are zeros
+    /// (what zero samples give through a power spectrum).
+    public static func windows(of features: FeatureMatrix, _ window: Architecture.Window) -> Tensor {
+        let (total, f) = (features.frames, features.dimension)
+        var starts = Array(stride(from: 0, to: max(1, total - window.frames + window.step + 1), by: window.step))
+        if starts.count > 1, Double(total - starts.last!) / Double(window.frames) < window.minimumCoverage {
+            starts.removeLast()
+        }
+        var values = [Float](repeating: 0, count: starts.count * window.frames * f)
+        for (w, start) in starts.enumerated() {
+            let available = max(0, min(window.frames, total - start))
+            guard available > 0 else { continue }
+            let from = start * f, to = w * window.frames * f
+            for i in 0..<(available * f) { values[to + i] = features.values[from + i] }
+        }
+        return Tensor(shape: [starts.count, window.frames, f], storage: values)
     }
 
     /// Embeddings of many utterances. Utterances of equal length share one
     /// forward pass (larger matrix products); the others run one by one, since
     /// statistics pooling needs no padding and padding would change the statistics.
     public func embed(batch: [FeatureMatrix]) throws(ModelError) -> [[Float]] {
+        if architecture.isRecurrent {
+            // Windows already batch each utterance; windows of different utterances could share one pass later.
+            return try batch.map { features throws(ModelError) in try embed(features) }
+        }
         var results = [[Float]?](repeating: nil, count: batch.count)
         var byLength = [Int: [Int]]()
         for (i, features) in batch.enumerated() { byLength[features.frames, default: []].append(i) }
