@@ -39,9 +39,9 @@ public struct NetworkEmbedder: UtteranceEmbedder {
     /// Utterances with less speech are refused. Default: the receptive field.
     public let minimumSpeechSeconds: Double
 
-    public init(_ loaded: LoadedModel, minimumSpeechSeconds: Double? = nil) throws {
+    public init(_ loaded: LoadedModel, minimumSpeechSeconds: Double? = nil, removesSilence: Bool = true) throws {
         model = loaded.model
-        frontEnd = try SpeechFrontEnd(features: loaded.metadata.features)
+        frontEnd = try SpeechFrontEnd(features: loaded.metadata.features, removesSilence: removesSilence)
         name = "model \(loaded.source.split(separator: "/").last.map(String.init) ?? loaded.source)"
         let shift = loaded.metadata.features.frameShiftMs / 1000
         self.minimumSpeechSeconds = minimumSpeechSeconds ?? Double(loaded.model.minimumFrames) * shift
@@ -70,11 +70,11 @@ public struct MFCCStatisticsEmbedder: UtteranceEmbedder {
     public let dimension = 38
     private let frontEnd: SpeechFrontEnd
 
-    public init() throws {
+    public init(removesSilence: Bool = true) throws {
         var options = FeatureOptions()
         options.cepstralCoefficients = 20
         options.meanNormalization = false
-        frontEnd = try SpeechFrontEnd(features: options)
+        frontEnd = try SpeechFrontEnd(features: options, removesSilence: removesSilence)
     }
 
     public func embed(_ audio: AudioBuffer) throws -> UtteranceEmbedding {

@@ -15,9 +15,12 @@ import VoiceprintModel
 final class DataParallel {
     let master: EmbeddingModel
     private let replicas: [EmbeddingModel]
+    /// Leading layers run in inference mode and get no gradient (see `EmbeddingModel.forward(_:mode:frozen:)`).
+    let frozen: Int
 
-    init(master: EmbeddingModel, ways: Int) throws {
+    init(master: EmbeddingModel, ways: Int, frozen: Int = 0) throws {
         self.master = master
+        self.frozen = frozen
         var rng = SeededGenerator(seed: 0)
         replicas = try (1..<max(1, ways)).map { _ in try EmbeddingModel(architecture: master.architecture, using: &rng) }
         synchronize()
@@ -44,13 +47,13 @@ final class DataParallel {
 
     /// One training step's forward pass: [B, D] embeddings of the whole batch.
     func forward(_ batch: Tensor, groups: Int) -> (embeddings: Tensor, shares: [Range<Int>]) {
-        let models = [master] + replicas
+        let models = [master] + replicas, frozen = frozen
         let shares = Self.shares(rows: batch.shape[0], groups: groups, ways: ways)
         let frames = batch.shape[1], dimension = batch.shape[2]
         let parts = parallelMap(count: shares.count, threads: shares.count) { i in
             let range = shares[i]
             let slice = Array(batch.storage[(range.lowerBound * frames * dimension)..<(range.upperBound * frames * dimension)])
-            return models[i].forward(Tensor(shape: [range.count, frames, dimension], storage: slice), mode: .training)
+            return models[i].forward(Tensor(shape: [range.count, frames, dimension], storage: slice), mode: .training, frozen: frozen)
         }
         let d = parts[0].shape[1]
         return (Tensor(shape: [batch.shape[0], d], storage: parts.flatMap(\.storage)), shares)
@@ -59,13 +62,13 @@ final class DataParallel {
     /// Back-propagates each share's rows of `gradient` [B, D] through its
     /// replica and sums every replica's parameter gradients into the master's.
     func backward(_ gradient: Tensor, shares: [Range<Int>]) {
-        let models = [master] + replicas
+        let models = [master] + replicas, frozen = frozen
         let d = gradient.shape[1]
         for model in models { model.zeroGradients() }
         _ = parallelMap(count: shares.count, threads: shares.count) { i in
             let range = shares[i]
             let slice = Array(gradient.storage[(range.lowerBound * d)..<(range.upperBound * d)])
-            models[i].backward(Tensor(shape: [range.count, d], storage: slice))
+            models[i].backward(Tensor(shape: [range.count, d], storage: slice), frozen: frozen)
         }
         let targets = master.namedParameters.map(\.parameter)
         for replica in replicas.prefix(shares.count - 1) {

@@ -64,18 +64,37 @@ public final class Trainer {
     /// Cache speaker indices used for training and for validation.
     public let trainingSpeakers: [Int]
     public let validationSpeakers: [Int]
+    /// Leading layers that training leaves alone (a frozen encoder when fine-tuning the head).
+    public let frozenLayers: Int
     private let optimizer: Adam
     private let loss: TripletLoss
     private let schedule: LearningRateSchedule
     private var validationHistory: [[Double]] = []
     private var startStep = 0
 
-    public init(options: TrainingOptions, cache: UtteranceCache) throws {
+    /// `initial` is the model to fine-tune when `options.fineTuning` is set
+    /// (its architecture must be `options.architecture`); otherwise training
+    /// starts from random weights drawn from the seed.
+    public init(options: TrainingOptions, cache: UtteranceCache, initial: EmbeddingModel? = nil) throws {
         self.options = options
         self.cache = cache
         var rng = SeededGenerator(seed: options.seed)
-        model = try EmbeddingModel(architecture: options.architecture, using: &rng)
-        optimizer = Adam(parameters: model.namedParameters.map(\.parameter), options: options.optimizer)
+        if let initial {
+            precondition(initial.architecture == options.architecture, "Trainer: the initial model's architecture differs from the options'")
+            model = initial
+        } else {
+            model = try EmbeddingModel(architecture: options.architecture, using: &rng)
+        }
+        let fineTuning = initial == nil ? nil : options.fineTuning
+        if fineTuning?.newHead == true {
+            // A fresh projection from a network of the same shape, drawn from the seed.
+            let fresh = try EmbeddingModel(architecture: options.architecture, using: &rng)
+            for ((name, target), (_, source)) in zip(model.namedParameters, fresh.namedParameters) where name.hasPrefix("embedding.") {
+                target.value = source.value
+            }
+        }
+        frozenLayers = fineTuning?.scope == .head ? model.encoderLayerCount : 0
+        optimizer = Adam(parameters: model.layers[frozenLayers...].flatMap(\.layer.parameters), options: options.optimizer)
         loss = TripletLoss(margin: options.margin, mining: options.mining)
         schedule = LearningRateSchedule(peak: options.optimizer.learningRate, warmupSteps: options.warmupSteps,
                                         totalSteps: options.steps)
@@ -104,7 +123,7 @@ public final class Trainer {
                     report: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
         // One replica per thread, each with single-threaded BLAS (see DataParallel).
         BLAS.setThreads(1)
-        let parallel = try DataParallel(master: model, ways: options.threads)
+        let parallel = try DataParallel(master: model, ways: options.threads, frozen: frozenLayers)
         let sampler = try BatchSampler(cache: cache, speakers: trainingSpeakers, options: options.batch,
                                        augmenter: Augmenter(options: options.augmentation), features: options.features)
         let prefetcher = BatchPrefetcher(sampler: sampler, seed: options.seed, steps: startStep..<options.steps)

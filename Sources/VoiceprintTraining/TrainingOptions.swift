@@ -28,6 +28,31 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Threads for decoding and for OpenBLAS. Default: all cores.
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Start from a trained model instead of random weights. Default nil.
+    public var fineTuning: FineTuning? = nil
+
+    /// Transfer learning (issue 8): continue training a model someone else
+    /// trained, e.g. an imported real-speech encoder, with our triplet loss.
+    public struct FineTuning: Codable, Sendable, Equatable {
+        public enum Scope: String, Codable, Sendable, CaseIterable {
+            /// Train only the projection head ("embedding.*" layers); the encoder is frozen.
+            case head
+            /// Train every layer (use a small learning rate).
+            case all
+        }
+
+        /// The model file training started from, as given.
+        public var initialModel: String
+        public var scope: Scope = .head
+        /// Re-initialise the projection instead of continuing from the model's own.
+        public var newHead: Bool = false
+
+        public init(initialModel: String, scope: Scope = .head, newHead: Bool = false) {
+            self.initialModel = initialModel
+            self.scope = scope
+            self.newHead = newHead
+        }
+    }
 
     public init() {}
 

@@ -21,6 +21,8 @@ struct EmbedCommand: ParsableCommand {
     var features: String?
     @Option(help: "Write the embeddings as an [N, D] .npy file instead of printing JSON lines.")
     var output: String?
+    @Flag(help: "Keep silence: embed every frame (with --model; for segmented audio and reference comparisons).")
+    var noVad = false
 
     func run() throws {
         guard let model = model ?? (features != nil ? ModelFile.defaultPath : nil) else {
@@ -37,7 +39,7 @@ struct EmbedCommand: ParsableCommand {
             guard shape.count == 2 else { throw ValidationError("\(features): expected a 2-D [frames, dims] array, got shape \(shape)") }
             rows.append((features, try loaded.model.embed(FeatureMatrix(frames: shape[0], dimension: shape[1], values: values))))
         }
-        let frontEnd = try SpeechFrontEnd(features: loaded.metadata.features)
+        let frontEnd = try SpeechFrontEnd(features: loaded.metadata.features, removesSilence: !noVad)
         let decoder = AudioDecoder()
         for file in files {
             do {

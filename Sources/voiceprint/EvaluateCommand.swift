@@ -24,7 +24,7 @@ struct EvaluateCommand: ParsableCommand {
     var model: String = ModelFile.defaultPath
     @Option(help: "System to score: model (the embedding network) or mfcc-stats (training-free baseline).")
     var system: System = .model
-    @Option(help: "Score normalisation: none or as-norm (needs a cohort in the model file).")
+    @Option(help: "Score normalisation: none, as-norm (needs a cohort in the model file) or mean (subtract the mean embedding of the list's files: unsupervised, no labels).")
     var norm: Normalization = .none
     @Option(help: "Cohort members per side for AS-norm.")
     var topN = 200
@@ -38,7 +38,10 @@ struct EvaluateCommand: ParsableCommand {
     var json = false
 
     enum System: String, ExpressibleByArgument, CaseIterable { case model, mfccStats = "mfcc-stats" }
-    enum Normalization: String, ExpressibleByArgument, CaseIterable { case none, asNorm = "as-norm" }
+    @Flag(help: "Keep silence: embed every frame (for audio that is already segmented).")
+    var noVad = false
+
+    enum Normalization: String, ExpressibleByArgument, CaseIterable { case none, asNorm = "as-norm", mean }
 
     func run() throws {
         let list: TrialList
@@ -57,7 +60,7 @@ struct EvaluateCommand: ParsableCommand {
         case .model:
             let loaded: LoadedModel
             do { loaded = try ModelFile.load(path: model) } catch { fail("\(error)", ExitStatus.usage) }
-            embedder = try NetworkEmbedder(loaded)
+            embedder = try NetworkEmbedder(loaded, removesSilence: !noVad)
             if norm == .asNorm {
                 guard let cohort = loaded.cohort else {
                     fail("\(model) carries no cohort tensor; AS-norm needs one (train with a cohort, or use --norm none)", ExitStatus.usage)
@@ -65,7 +68,7 @@ struct EvaluateCommand: ParsableCommand {
                 normalization = ScoreNormalization(cohort: cohort.storage, dimension: cohort.shape[1], topN: topN)
             }
         case .mfccStats:
-            embedder = try MFCCStatisticsEmbedder()
+            embedder = try MFCCStatisticsEmbedder(removesSilence: !noVad)
             if norm == .asNorm { fail("--norm as-norm needs a model's cohort; not available for mfcc-stats", ExitStatus.usage) }
         }
 
@@ -89,6 +92,10 @@ struct EvaluateCommand: ParsableCommand {
             }
         }
         let embedSeconds = Date().timeIntervalSince(started)
+        if norm == .mean {
+            let centring = MeanSubtraction(embeddings: files.map { embeddings[$0]! })
+            embeddings = embeddings.mapValues(centring.apply)
+        }
 
         let statistics = normalization.map { n in embeddings.mapValues { n.statistics(of: $0) } }
         var targetScores = [Float](), impostorScores = [Float](), lines = [String]()
@@ -108,7 +115,9 @@ struct EvaluateCommand: ParsableCommand {
         let dcf1 = metrics.minimumDetectionCost(targetPrior: 0.01)
         let dcf5 = metrics.minimumDetectionCost(targetPrior: 0.05)
         let far1 = metrics.operatingPoint(atFalseAcceptRate: 0.01)
-        let label = "\(embedder.name)\(normalization != nil ? " + AS-norm (top \(normalization!.topN) of \(normalization!.cohortSize))" : "")"
+        var label = "\(embedder.name)\(normalization != nil ? " + AS-norm (top \(normalization!.topN) of \(normalization!.cohortSize))" : "")"
+        if norm == .mean { label += " + mean subtraction" }
+        if noVad { label += " (no VAD)" }
         if let detPlot {
             let svg = DETPlot.svg(metrics: metrics, targetScores: targetScores, impostorScores: impostorScores,
                                   title: "\(label) on \(URL(fileURLWithPath: trials).lastPathComponent)")

@@ -69,6 +69,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training speakers whose mean embeddings are stored as the AS-norm cohort (0: none).")
     var cohortSpeakers = 400
 
+    @Option(name: .customLong("init"), help: "Start from this model file (e.g. an imported pretrained encoder) instead of random weights; its architecture and front end are kept.")
+    var initModel: String?
+    @Option(help: "With --init: train the projection head only (frozen encoder) or all layers (use a small --learning-rate).")
+    var fineTune: TrainingOptions.FineTuning.Scope = .head
+    @Flag(help: "With --init: re-initialise the projection head instead of continuing from the model's.")
+    var newHead = false
+
     enum NetworkSize: String, ExpressibleByArgument, CaseIterable { case standard, small, tiny }
 
     func validate() throws {
@@ -89,6 +96,20 @@ struct TrainCommand: ParsableCommand {
         options.batch.speakers = speakersPerBatch
         options.batch.utterancesPerSpeaker = utterancesPerSpeaker
         options.batch.cropFrames = Int(minCrop * 100)...Int(maxCrop * 100)
+        var initial: LoadedModel?
+        if let initModel {
+            do { initial = try ModelFile.load(path: initModel) } catch {
+                throw ValidationError("--init: \(error)")
+            }
+            // The model decides the network and the front end it was trained with.
+            options.architecture = initial!.metadata.architecture
+            options.features = initial!.metadata.features
+            options.fineTuning = .init(initialModel: initModel, scope: fineTune, newHead: newHead)
+            if let window = options.architecture.window {
+                // A recurrent encoder embeds fixed windows; train on exactly those.
+                options.batch.cropFrames = window.frames...window.frames
+            }
+        }
         options.margin = margin
         options.mining = mining
         options.optimizer.learningRate = learningRate
@@ -127,14 +148,15 @@ struct TrainCommand: ParsableCommand {
             options.steps = steps ?? options.steps
         }
         options.warmupSteps = min(options.warmupSteps, max(1, options.steps / 5))
-        let trainer = try Trainer(options: options, cache: cache)
+        let trainer = try Trainer(options: options, cache: cache, initial: initial?.model)
         if resume {
             try trainer.resume(from: checkpointPath)
             console.line("resumed from \(checkpointPath)")
         }
         console.line("training: \(trainer.trainingSpeakers.count) speakers, validation: \(trainer.validationSpeakers.count) speakers; "
                      + "\(trainer.model.parameterCount) parameters; \(options.steps) steps of \(speakersPerBatch)×\(utterancesPerSpeaker); "
-                     + "mining \(mining.rawValue), margin \(margin)")
+                     + "mining \(mining.rawValue), margin \(margin)"
+                     + (initial.map { _ in "; fine-tuning \(fineTune.rawValue) from \(initModel!)\(newHead ? " with a new head" : "")" } ?? ""))
 
         let interrupt = InterruptFlag()
         let outcome = try trainer.run(checkpointPath: checkpointPath, shouldStop: { interrupt.isSet }) { progress in
@@ -149,16 +171,23 @@ struct TrainCommand: ParsableCommand {
         let eer = outcome.finalEER
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        var trainedOn = "\(trainer.trainingSpeakers.count) speakers, \(cache.utterances.count) utterances under \(URL(fileURLWithPath: data).lastPathComponent); validated on \(trainer.validationSpeakers.count) held-out speakers"
+        var extra = [
+            "training": String(decoding: try encoder.encode(options), as: UTF8.self),
+            "validation_history": String(decoding: try encoder.encode(outcome.validation), as: UTF8.self),
+            "training_seconds": String(format: "%.0f", Date().timeIntervalSince(start)),
+        ]
+        if let initial {
+            // A derivative keeps its origin, licence and attribution (Apache-2.0 §4 for imported encoders).
+            extra = initial.metadata.extra.filter { !["training", "validation_history", "training_seconds"].contains($0.key) }
+                .merging(extra) { $1 }
+            extra["fine_tuned_from"] = URL(fileURLWithPath: initModel!).lastPathComponent
+            trainedOn = "\(initial.metadata.trainedOn); then fine-tuned (\(fineTune == .head ? "projection head, encoder frozen" : "all layers")) with the triplet loss on \(trainedOn)"
+        }
         let metadata = ModelMetadata(
             architecture: options.architecture, features: options.features,
             threshold: eer?.threshold ?? 0.5, thresholdFalseAcceptRate: outcome.finalFalseAcceptRate,
-            equalErrorRate: eer?.rate,
-            trainedOn: "\(trainer.trainingSpeakers.count) speakers, \(cache.utterances.count) utterances under \(URL(fileURLWithPath: data).lastPathComponent); validated on \(trainer.validationSpeakers.count) held-out speakers",
-            extra: [
-                "training": String(decoding: try encoder.encode(options), as: UTF8.self),
-                "validation_history": String(decoding: try encoder.encode(outcome.validation), as: UTF8.self),
-                "training_seconds": String(format: "%.0f", Date().timeIntervalSince(start)),
-            ])
+            equalErrorRate: eer?.rate, trainedOn: trainedOn, extra: extra)
         let cohort = cohortSpeakers > 0 ? trainer.cohort(maxSpeakers: cohortSpeakers) : nil
         try ModelFile.write(model: trainer.model, metadata: metadata, cohort: cohort, to: out)
         if let eer {
@@ -182,6 +211,7 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TripletMining: ExpressibleByArgument {}
+extension TrainingOptions.FineTuning.Scope: ExpressibleByArgument {}
 
 /// Set by SIGINT; training checks it between steps and writes a checkpoint.
 final class InterruptFlag: @unchecked Sendable {
