@@ -29,7 +29,9 @@ let package = Package(
 
         .target(name: "VoiceprintAudio", dependencies: ["CSndFile", "CSoxr"]),
         .target(name: "VoiceprintFeatures", dependencies: ["VoiceprintAudio", "CFFTW"]),
-        .target(name: "VoiceprintModel", dependencies: ["VoiceprintFeatures", "CBLAS"]),
+        // Our own C: small-batch LSTM inference kernels with an AVX2 path chosen at run time.
+        .target(name: "CRecurrentKernels"),
+        .target(name: "VoiceprintModel", dependencies: ["VoiceprintFeatures", "CBLAS", "CRecurrentKernels"]),
         .target(name: "VoiceprintScoring"),
         .target(name: "VoiceprintProtocol"),
         .target(name: "VoiceprintStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
@@ -77,7 +79,7 @@ let package = Package(
         // Signal generators and temporary folders shared by the test targets.
         .target(name: "VoiceprintTestSupport", dependencies: ["VoiceprintAudio"], path: "Tests/VoiceprintTestSupport"),
         .testTarget(
-            name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "VoiceprintTestSupport"],
+            name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "CRecurrentKernels", "VoiceprintTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]),

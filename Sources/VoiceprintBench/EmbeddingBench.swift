@@ -8,7 +8,9 @@ import VoiceprintModel
 /// with OpenBLAS single-threaded, as in the daemon's workers.
 struct EmbeddingBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "embedding", abstract: "Milliseconds per 3 s utterance through the default network (one thread).")
+        commandName: "embedding", abstract: "Milliseconds per 3 s utterance through an embedding network (one thread).")
+
+    enum Network: String, ExpressibleByArgument, CaseIterable { case tdnn, ge2e }
 
     @Option(help: "Utterance length in seconds of speech (100 frames per second).")
     var seconds: Double = 3
@@ -16,22 +18,24 @@ struct EmbeddingBench: ParsableCommand {
     var repeats: Int = 50
     @Option(help: "Write the measurements as JSON here.")
     var json: String?
+    @Option(help: "Network: tdnn (our Architecture.standard) or ge2e (the imported 3 × LSTM 256 encoder).")
+    var network: Network = .tdnn
 
     func run() throws {
         BLAS.setThreads(1)
         var rng = SeededGenerator(seed: 1)
-        let model = try EmbeddingModel(architecture: .standard, using: &rng)
-        let frames = Int(seconds * 100)
-        let features = FeatureMatrix(frames: frames, dimension: 80,
-                                     values: (0..<(frames * 80)).map { _ in Float(rng.gaussian()) })
+        let model = try EmbeddingModel(architecture: network == .tdnn ? .standard : .ge2e, using: &rng)
+        let frames = Int(seconds * 100), dimension = model.architecture.inputDimension
+        let features = FeatureMatrix(frames: frames, dimension: dimension,
+                                     values: (0..<(frames * dimension)).map { _ in Float(rng.gaussian()) })
         var results = [Measurement]()
-        let label = String(format: "%.0f s", seconds)
+        let label = String(format: "%.0f s", seconds) + (network == .ge2e ? " (GE2E)" : "")
         results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread", work: 1,
                                             unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try model.embed(features) })
         let batch = [FeatureMatrix](repeating: features, count: 16)
         results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread", work: 16,
                                             unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try model.embed(batch: batch) })
-        print("default architecture: \(model.parameterCount) parameters")
+        print("\(network.rawValue) architecture: \(model.parameterCount) parameters")
         for r in results { print(r.line) }
         try Measurement.save(results, to: json)
     }

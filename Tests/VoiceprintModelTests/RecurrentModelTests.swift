@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 import Testing
 import VoiceprintAudio
@@ -87,6 +88,27 @@ import VoiceprintModel
         let lstm = model.layers[0].layer as! LSTM
         #expect(lstm.weightIH.gradient.storage.allSatisfy { $0 == 0 })
         #expect((model.layers[2].layer as! Linear).weight.gradient.storage.contains { $0 != 0 })
+    }
+
+    /// The panel kernel (small batches, AVX2 when present) and sgemm (large
+    /// batches) compute the same layer; so do the vector and portable kernels.
+    @Test func panelKernelAndSgemmPathsAgree() {
+        var rng = SeededGenerator(seed: 31)
+        // 36 hidden units: 144 gate rows, not a whole number of 16-row panels, and a vector tail.
+        let lstm = LSTM(inputSize: 5, hiddenSize: 36, using: &rng)
+        let one = input([1, 40, 5], seed: 32)
+        let many = Tensor(shape: [LSTM.panelBatchLimit + 1, 40, 5],
+                          storage: [[Float]](repeating: one.storage, count: LSTM.panelBatchLimit + 1).flatMap { $0 })
+        let small = lstm.forward(one, mode: .inference).storage
+        let large = lstm.forward(many, mode: .inference).storage
+        for row in [0, LSTM.panelBatchLimit] {
+            let worst = zip(small, large[(row * small.count)..<((row + 1) * small.count)]).map { abs($0 - $1) }.max()!
+            #expect(worst < 1e-5, "row \(row): \(worst)")
+        }
+        vp_recurrent_kernels_allow_vector(0)
+        let portable = lstm.forward(one, mode: .inference).storage
+        vp_recurrent_kernels_allow_vector(1)
+        #expect(zip(small, portable).map { abs($0 - $1) }.max()! < 1e-5)
     }
 
     /// Resemblyzer's slicing at rate 1.3 (step 77 of 160 frames), worked out by hand.

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 
 /// Long short-term memory over time: [B, T, in] → [B, T, H], every step's
@@ -9,7 +10,9 @@ import Foundation
 /// One bias stands for PyTorch's b_ih + b_hh (only their sum matters).
 ///
 /// The input projection of all B·T frames is one sgemm before the time loop;
-/// each step adds W_hh·h_{t−1} for the whole batch with one more. Backward is
+/// each step adds W_hh·h_{t−1} for the whole batch: with sgemm for large
+/// batches, and for the few windows of one utterance with our panel kernel
+/// (CRecurrentKernels), since sgemm repacks all of W_hh on every step. Backward is
 /// back-propagation through time over the cached gate activations, with the
 /// weight gradients of all steps gathered into two sgemms after the loop.
 public final class LSTM: Layer, @unchecked Sendable {
@@ -62,20 +65,31 @@ public final class LSTM: Layer, @unchecked Sendable {
                               b: w.baseAddress!, beta: 1, c: gp)
                 }
             }
+            // Packing costs one pass over W_hh per call and saves one per step.
+            var packed = [Float]()
+            if batch <= Self.panelBatchLimit {
+                packed = [Float](repeating: 0, count: vp_packed_size(Int32(g4), Int32(h)))
+                weightHH.value.storage.withUnsafeBufferPointer { vp_pack_panels($0.baseAddress!, Int32(g4), Int32(h), &packed) }
+            }
             cells.withUnsafeMutableBufferPointer { cBuf in
                 output.storage.withUnsafeMutableBufferPointer { hBuf in
                     weightHH.value.storage.withUnsafeBufferPointer { whh in
                         for t in 0..<steps {
                             if t > 0 {
                                 // Rows of step t lie T·4H apart in [B, T, 4H]; h_{t−1} rows T·H apart.
-                                BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: hBuf.baseAddress! + (t - 1) * h,
-                                          lda: steps * h, b: whh.baseAddress!, beta: 1, c: gp + t * g4, ldc: steps * g4)
+                                let previous = hBuf.baseAddress! + (t - 1) * h
+                                if packed.isEmpty {
+                                    BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: previous, lda: steps * h,
+                                              b: whh.baseAddress!, beta: 1, c: gp + t * g4, ldc: steps * g4)
+                                } else {
+                                    vp_panel_gemm(Int32(batch), Int32(g4), Int32(h), previous, Int32(steps * h), packed,
+                                                  gp + t * g4, Int32(steps * g4))
+                                }
                             }
                             for b in 0..<batch {
                                 let row = b * steps + t
                                 let previous: UnsafePointer<Float>? = t > 0 ? UnsafePointer(cBuf.baseAddress! + (row - 1) * h) : nil
-                                Self.cellStep(gates: gp + row * g4, previousCell: previous,
-                                              cell: cBuf.baseAddress! + row * h, hidden: hBuf.baseAddress! + row * h, size: h)
+                                vp_lstm_cell(Int32(h), gp + row * g4, previous, cBuf.baseAddress! + row * h, hBuf.baseAddress! + row * h)
                             }
                         }
                     }
@@ -91,21 +105,8 @@ public final class LSTM: Layer, @unchecked Sendable {
         return output
     }
 
-    /// Activates one step's gates in place (i, f, o → σ; g → tanh) and writes c_t and h_t.
-    @inline(__always)
-    private static func cellStep(gates z: UnsafeMutablePointer<Float>, previousCell: UnsafePointer<Float>?,
-                                 cell: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, size h: Int) {
-        for j in 0..<h {
-            let i = sigmoid(z[j]), f = sigmoid(z[h + j]), g = tanhf(z[2 * h + j]), o = sigmoid(z[3 * h + j])
-            z[j] = i; z[h + j] = f; z[2 * h + j] = g; z[3 * h + j] = o
-            let c = i * g + (previousCell.map { f * $0[j] } ?? 0)
-            cell[j] = c
-            hidden[j] = o * tanhf(c)
-        }
-    }
-
-    @inline(__always)
-    private static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    /// Largest batch for the panel kernel; beyond it sgemm's packing is amortised over enough rows.
+    public static let panelBatchLimit = 16
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let (batch, steps, h) = (input.shape[0], input.shape[1], hiddenSize)
