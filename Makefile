@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon eval-real import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -68,6 +68,17 @@ default-model: build corpus
 	  --validate-every 500 --checkpoint-every 500 --seed 1
 	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/default.safetensors
 	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --system mfcc-stats
+
+# Real-speech accuracy side by side: every model under Models/, the MFCC baseline and
+# Resemblyzer from PyPI (needs PyPI for its venv; NO_RESEMBLYZER=1 skips it).
+REAL ?= /tmp/voiceprint-real
+eval-real: build
+	apt-get install -y -qq sox klettres-data ktuberling-data python3-venv
+	scripts/eval-real --real $(REAL) $(if $(NO_RESEMBLYZER),--no-resemblyzer,)
+
+# Converts Resemblyzer's pretrained GE2E encoder (PyPI wheel, Apache-2.0) into our format.
+import-pretrained:
+	scripts/import-pretrained --out Models/resemblyzer-ge2e.safetensors
 
 # Regenerates the torchaudio reference values committed under Tests/ (needs PyPI).
 feature-reference:
