@@ -69,6 +69,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training speakers whose mean embeddings are stored as the AS-norm cohort (0: none).")
     var cohortSpeakers = 400
 
+    @Flag(help: "Add channel augmentation: synthetic rooms, band-limited microphones and codecs (µ-law, GSM, Opus, Vorbis).")
+    var channelAugmentation = false
     @Option(name: .customLong("init"), help: "Start from this model file (e.g. an imported pretrained encoder) instead of random weights; its architecture and front end are kept.")
     var initModel: String?
     @Option(help: "With --init: train the projection head only (frozen encoder) or all layers (use a small --learning-rate).")
@@ -120,6 +122,7 @@ struct TrainCommand: ParsableCommand {
         options.validationSpeakers = validationSpeakers
         options.validateEvery = validateEvery
         options.checkpointEvery = checkpointEvery
+        if channelAugmentation { options.augmentation = .withChannels }
         if noAugment { options.augmentation = .none }
         let checkpointPath = checkpoint ?? out + ".ckpt"
         let console = Console()
