@@ -23,7 +23,8 @@ public final class Adam {
     }
 
     public let options: Options
-    private let parameters: [Parameter]
+    /// What it updates, in order (trainable parameters of the layers being trained).
+    public let parameters: [Parameter]
     private var firstMoments: [[Float]]
     private var secondMoments: [[Float]]
     /// Updates applied so far.

@@ -16,9 +16,8 @@ public struct Checkpoint {
                              validation: [[Double]], to path: String) throws {
         var tensors = [String: Tensor]()
         for (name, p) in model.namedParameters { tensors["model.\(name)"] = p.value }
-        let trainable = model.namedParameters.filter(\.parameter.trainable)
         let state = optimizer.state
-        for (i, entry) in trainable.enumerated() {
+        for (i, entry) in optimized(model, optimizer).enumerated() {
             tensors["adam.m.\(entry.name)"] = Tensor(shape: entry.parameter.value.shape, storage: state.moments[2 * i])
             tensors["adam.v.\(entry.name)"] = Tensor(shape: entry.parameter.value.shape, storage: state.moments[2 * i + 1])
         }
@@ -31,6 +30,14 @@ public struct Checkpoint {
             "validation": String(decoding: try encoder.encode(validation), as: UTF8.self),
         ]
         try SafeTensors(tensors: tensors, metadata: metadata).write(to: path)
+    }
+
+    /// The model's parameters that `optimizer` updates, by name, in the optimiser's order.
+    static func optimized(_ model: EmbeddingModel, _ optimizer: Adam) -> [(name: String, parameter: Parameter)] {
+        let named = model.namedParameters.filter { entry in optimizer.parameters.contains { $0 === entry.parameter } }
+        precondition(named.map(\.parameter).elementsEqual(optimizer.parameters, by: ===),
+                     "Checkpoint: the optimiser updates parameters the model does not list in order")
+        return named
     }
 
     /// Reads a checkpoint into `model` and `optimizer`, which must have been
@@ -53,7 +60,8 @@ public struct Checkpoint {
                 throw fail("tensor \"model.\(name)\" is missing or has the wrong shape")
             }
             p.value = tensor
-            guard p.trainable else { continue }
+            // Frozen layers (head-only fine-tuning) and running statistics have no optimiser state.
+            guard optimizer.parameters.contains(where: { $0 === p }) else { continue }
             guard let m = file.tensors["adam.m.\(name)"], let v = file.tensors["adam.v.\(name)"],
                   m.shape == p.value.shape, v.shape == p.value.shape else {
                 throw fail("optimiser state for \"\(name)\" is missing or has the wrong shape")

@@ -49,6 +49,26 @@ import VoiceprintTraining
         #expect(last < first, "loss \(first) → \(last)")
     }
 
+    /// A head-only run checkpoints only the head's optimiser state and resumes into the same weights.
+    @Test func headOnlyCheckpointResumes() throws {
+        let dir = try TemporaryDirectory()
+        var options = Self.options(scope: .head)
+        options.steps = 6
+        options.checkpointEvery = 3
+        let cache = try TrainerTests.cache(dir, options: options)
+        var rng = SeededGenerator(seed: 3)
+        let trainer = try Trainer(options: options, cache: cache, initial: try EmbeddingModel(architecture: Self.architecture, using: &rng))
+        let path = dir.path + "/head.ckpt"
+        _ = try trainer.run(checkpointPath: path)
+        let file = try SafeTensors(path: path)
+        #expect(file.tensors.keys.contains("adam.m.embedding.linear.weight"))
+        #expect(!file.tensors.keys.contains { $0.hasPrefix("adam.m.lstm") })
+        var other = SeededGenerator(seed: 4)
+        let resumed = try Trainer(options: options, cache: cache, initial: try EmbeddingModel(architecture: Self.architecture, using: &other))
+        try resumed.resume(from: path)
+        #expect(Self.values(resumed.model) == Self.values(trainer.model))
+    }
+
     @Test func allLayersScopeTrainsTheEncoderToo() throws {
         let dir = try TemporaryDirectory()
         var options = Self.options(scope: .all, newHead: true)
