@@ -14,7 +14,7 @@ import VoiceprintStore
 /// Identify scans the int8 rows, keeps every speaker whose score could still be
 /// among the best `top` once the quantisation error is bounded, and rescores
 /// those exactly, so rankings and scores are those of an exact float32 scan.
-/// Verify reads the one exact centroid it needs.
+/// Verify reads the one exact centroid it needs (recent ones are cached).
 ///
 /// Enrollments and deletions go through the index, which writes the store and
 /// then its rows under one lock, so the rows follow the store's commit order.
@@ -31,6 +31,8 @@ public final class SpeakerIndex: @unchecked Sendable {
     private var ids: [Int64] = []
     private var rows: [Int64: Int] = [:]
     private var centroids: QuantizedCentroids
+    /// Exact centroids of recent verifies (the rows above are only approximate).
+    private let recent = CentroidCache()
 
     /// Loads every speaker's centroid codes for `model` from the store, one row at a time.
     public init(store: EnrollmentStore, model: String, dimension: Int) throws(StoreError) {
@@ -67,6 +69,7 @@ public final class SpeakerIndex: @unchecked Sendable {
         defer { changes.unlock() }
         let enrollment = try store.addUtterance(speaker: speaker, model: model, embedding: embedding, speechSeconds: speechSeconds)
         let id = enrollment.centroid.speakerID
+        recent.update(enrollment.centroid.centroid.unit, for: speaker)
         // The same deterministic quantisation the store applied to the same centroid.
         let codes = CentroidCodes(quantizing: enrollment.centroid.centroid.unit)
         lock.write {
@@ -87,6 +90,7 @@ public final class SpeakerIndex: @unchecked Sendable {
         changes.lock()
         defer { changes.unlock() }
         guard let id = try store.deleteSpeaker(speaker) else { return false }
+        recent.remove(speaker)
         lock.write {
             // Absent when the speaker had only other models' utterances.
             guard let row = rows.removeValue(forKey: id) else { return }
@@ -101,9 +105,14 @@ public final class SpeakerIndex: @unchecked Sendable {
         return true
     }
 
-    /// The speaker's exact unit centroid for this model, from the store.
+    /// The speaker's exact unit centroid for this model, from the store (or the
+    /// cache of recently verified speakers).
     public func centroid(of speaker: String) throws(StoreError) -> [Float]? {
-        try store.centroid(of: speaker, model: model)?.unit
+        let cached = recent.lookup(speaker)
+        if let centroid = cached.centroid { return centroid }
+        guard let centroid = try store.centroid(of: speaker, model: model)?.unit else { return nil }
+        recent.insert(centroid, for: speaker, readAt: cached.generation)
+        return centroid
     }
 
     /// The best `top` speakers for `embedding` by exact cosine score, best first

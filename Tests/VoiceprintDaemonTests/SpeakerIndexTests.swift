@@ -106,6 +106,24 @@ import VoiceprintTestSupport
         }
     }
 
+    @Test func verifyCentroidsStayCurrentThroughEnrollAndDelete() throws {
+        var rng = SeededGenerator(seed: 43)
+        let index = try SpeakerIndex(store: store, model: "m", dimension: 8)
+        // More speakers than the cache of recent verifies holds, each looked up twice.
+        for s in 0..<300 { try index.enroll(speaker: "v\(s)", embedding: TestEmbeddings.unit(dimension: 8, using: &rng), speechSeconds: 2) }
+        for _ in 0..<2 {
+            for s in 0..<300 { #expect(try index.centroid(of: "v\(s)") == store.centroid(of: "v\(s)", model: "m")?.unit) }
+        }
+        // A cached centroid follows a new enrollment, a deletion and a re-enrollment.
+        try index.enroll(speaker: "v7", embedding: TestEmbeddings.unit(dimension: 8, using: &rng), speechSeconds: 2)
+        #expect(try index.centroid(of: "v7") == store.centroid(of: "v7", model: "m")?.unit)
+        #expect(try index.delete(speaker: "v7"))
+        #expect(try index.centroid(of: "v7") == nil)
+        let again = TestEmbeddings.unit(dimension: 8, using: &rng)
+        try index.enroll(speaker: "v7", embedding: again, speechSeconds: 2)
+        #expect(try index.centroid(of: "v7") == Centroid(dimension: 8).adding(again).unit)
+    }
+
     @Test func speakersOfAnotherModelAreNeitherRankedNorDisturbed() throws {
         try store.addUtterance(speaker: "old", model: "previous", embedding: [1, 0, 0], speechSeconds: 2)
         let index = try SpeakerIndex(store: store, model: "m", dimension: 3)
