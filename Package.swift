@@ -85,7 +85,11 @@ let package = Package(
         .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintScoringTests", dependencies: ["VoiceprintScoring"]),
         .testTarget(name: "VoiceprintProtocolTests", dependencies: ["VoiceprintProtocol"]),
-        .testTarget(name: "VoiceprintStoreTests", dependencies: ["VoiceprintStore", "VoiceprintTestSupport"]),
+        .testTarget(
+            name: "VoiceprintStoreTests",
+            // GRDB directly: the migration tests write a v1 file with the schema as it shipped.
+            dependencies: ["VoiceprintStore", "VoiceprintTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
         .testTarget(

@@ -50,13 +50,12 @@ public final class ModelRuntime: Sendable {
             normalizationStatistics = nil
             threshold = configuration.threshold ?? loaded.metadata.threshold
         }
-        index = SpeakerIndex(dimension: loaded.model.architecture.embeddingDimension,
-                             embeddings: try store.embeddings(model: modelID))
+        index = try SpeakerIndex(store: store, model: modelID, dimension: loaded.model.architecture.embeddingDimension)
     }
 
     /// The score used for decisions: cosine, or AS-norm of it.
     func score(_ embedding: [Float], speaker: String, centroid: [Float]) -> Float {
-        let cosine = zip(embedding, centroid).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        let cosine = SpeakerIndex.cosine(embedding, centroid)
         guard let normalization, let cache = normalizationStatistics else { return cosine }
         return normalization.normalize(cosine, first: cache.statistics(speaker: speaker, centroid: centroid),
                                        second: normalization.statistics(of: embedding))

@@ -40,9 +40,7 @@ struct Operations {
     private func enroll(_ speaker: String, _ audio: AudioSource) throws -> [String: JSONValue] {
         let e = try embed(audio)
         // Stored (and synced to disk) before the index changes and before we answer.
-        let summary = try dispatcher.store.addUtterance(speaker: speaker, model: runtime.modelID, embedding: e.vector,
-                                                        speechSeconds: e.speechSeconds)
-        runtime.index.add(speaker: speaker, embedding: e.vector)
+        let summary = try runtime.index.enroll(speaker: speaker, embedding: e.vector, speechSeconds: e.speechSeconds).summary
         let target = configuration.enrollTargetSeconds
         let needed = max(0, target - summary.speechSeconds)
         return [
@@ -72,7 +70,7 @@ struct Operations {
     }
 
     private func knownCentroid(_ speaker: String) throws -> [Float] {
-        if let centroid = runtime.index.centroid(of: speaker) { return centroid }
+        if let centroid = try runtime.index.centroid(of: speaker) { return centroid }
         if let summary = try dispatcher.store.speaker(named: speaker, model: runtime.modelID), summary.staleUtterances > 0 {
             throw WireError(.unknownSpeaker, "speaker \"\(speaker)\" was enrolled with another model (\(summary.staleUtterances) stale utterance(s)); enroll again")
         }
@@ -94,11 +92,11 @@ struct Operations {
         let candidates: [(speaker: String, score: Float)]
         if runtime.normalization != nil {
             // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score.
-            candidates = runtime.index.rank(e.vector, top: max(top, 50)).map { c in
-                (c.speaker, runtime.score(e.vector, speaker: c.speaker, centroid: runtime.index.centroid(of: c.speaker) ?? []))
+            candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
+                (c.speaker, runtime.score(e.vector, speaker: c.speaker, centroid: c.centroid))
             }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
         } else {
-            candidates = runtime.index.rank(e.vector, top: top)
+            candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }
         }
         let threshold = runtime.threshold
         let match: JSONValue = candidates.first.flatMap { $0.score >= threshold ? JSONValue.string($0.speaker) : nil } ?? .null
@@ -116,10 +114,9 @@ struct Operations {
     }
 
     private func delete(_ speaker: String) throws -> [String: JSONValue] {
-        guard try dispatcher.store.deleteSpeaker(speaker) else {
+        guard try runtime.index.delete(speaker: speaker) else {
             throw WireError(.unknownSpeaker, "no speaker named \"\(speaker)\" is enrolled")
         }
-        runtime.index.remove(speaker: speaker)
         return ["speaker": .string(speaker), "deleted": true]
     }
 

@@ -1,111 +1,172 @@
 import Foundation
-import VoiceprintModel
 import VoiceprintStore
 
-/// Enrolled speakers' centroids in one contiguous [N, D] matrix, so that
-/// identify is a single matrix-vector product and verify a single dot product.
+/// The enrolled speakers of one model, for identify and verify: a compact
+/// in-memory copy of every centroid for a coarse scan, and exact float32
+/// centroids from the store (replayed from utterances) for the reported scores.
 ///
-/// A centroid is the re-normalised sum of a speaker's unit-length utterance
-/// embeddings. Only the unit centroid and the sum's length are kept (the sum is
-/// their product), so 100 000 speakers of 192 dimensions take 77 MB, not twice that.
-/// Readers share a read lock; enroll and delete take the write lock briefly.
+/// Memory: the daemon used to hold every unit centroid as float32 (77 MB for
+/// 100 000 speakers of 192 dimensions). Here a speaker costs its int8 codes,
+/// two floats, its row id and that id's dictionary entry (about 240 bytes at
+/// 192-d: 24 MB resident for 100 000); names and exact centroids stay in the
+/// store, whose rows for the few candidates of a query are read back.
+///
+/// Identify scans the int8 rows, keeps every speaker whose score could still be
+/// among the best `top` once the quantisation error is bounded, and rescores
+/// those exactly, so rankings and scores are those of an exact float32 scan.
+/// Verify reads the one exact centroid it needs (recent ones are cached).
+///
+/// Enrollments and deletions go through the index, which writes the store and
+/// then its rows under one lock, so the rows follow the store's commit order.
+/// Readers share a read lock; a change takes the write lock only to update rows.
 public final class SpeakerIndex: @unchecked Sendable {
-    // @unchecked: all state is guarded by `lock`.
+    // @unchecked: `ids`, `rows` and `centroids` are guarded by `lock`; `changes` orders writers.
     private let lock = ReadWriteLock()
+    private let changes = NSLock()
     public let dimension: Int
-    private var names: [String] = []
-    private var rows: [String: Int] = [:]
-    /// ‖Σ embeddings‖ per speaker.
-    private var sumNorms: [Float] = []
-    private var centroids: [Float] = []
+    /// The model whose embeddings this index holds (its fingerprint, as stored).
+    public let model: String
+    let store: EnrollmentStore
+    /// Speaker row id per index row.
+    private var ids: [Int64] = []
+    private var rows: [Int64: Int] = [:]
+    private var centroids: QuantizedCentroids
+    /// Exact centroids of recent verifies (the rows above are only approximate).
+    private let recent = CentroidCache()
 
-    public init(dimension: Int) { self.dimension = dimension }
-
-    /// Builds the index from the store's embeddings for one model.
-    public convenience init(dimension: Int, embeddings: [StoredEmbedding]) {
-        self.init(dimension: dimension)
-        for e in embeddings where e.vector.count == dimension { add(speaker: e.speaker, embedding: e.vector) }
+    /// Loads every speaker's centroid codes for `model` from the store, one row at a time.
+    public init(store: EnrollmentStore, model: String, dimension: Int) throws(StoreError) {
+        self.store = store
+        self.model = model
+        self.dimension = dimension
+        var ids = [Int64](), rows = [Int64: Int](), centroids = QuantizedCentroids(dimension: dimension)
+        // Every speaker usually has a centroid for the current model: reserving for all
+        // of them at once avoids growing by doubling, which briefly holds two copies.
+        let expected = try store.speakerCount()
+        ids.reserveCapacity(expected)
+        rows.reserveCapacity(expected)
+        centroids.reserveCapacity(expected)
+        try store.forEachCentroidCodes(model: model) { id, codes, scale, residual in
+            // Another dimension means another model's data under this id: never compared.
+            guard codes.count == dimension else { return }
+            rows[id] = ids.count
+            ids.append(id)
+            centroids.append(codes: codes, scale: scale, residual: residual)
+        }
+        self.ids = ids
+        self.rows = rows
+        self.centroids = centroids
     }
 
-    public var count: Int { lock.read { names.count } }
+    public var count: Int { lock.read { ids.count } }
 
-    public func contains(_ speaker: String) -> Bool { lock.read { rows[speaker] != nil } }
-
-    /// Adds one utterance embedding to a speaker's centroid (creating the speaker).
-    public func add(speaker: String, embedding: [Float]) {
+    /// Stores one utterance embedding for `speaker` (created on first use) and
+    /// updates the speaker's row from the centroid the store now holds.
+    @discardableResult
+    public func enroll(speaker: String, embedding: [Float], speechSeconds: Double) throws(StoreError) -> Enrollment {
         precondition(embedding.count == dimension, "SpeakerIndex: \(embedding.count)-d embedding for a \(dimension)-d index")
+        changes.lock()
+        defer { changes.unlock() }
+        let enrollment = try store.addUtterance(speaker: speaker, model: model, embedding: embedding, speechSeconds: speechSeconds)
+        let id = enrollment.centroid.speakerID
+        recent.update(enrollment.centroid.centroid.unit, for: speaker)
+        // The same deterministic quantisation the store applied to the same centroid.
+        let codes = CentroidCodes(quantizing: enrollment.centroid.centroid.unit)
         lock.write {
-            let row: Int
-            if let existing = rows[speaker] {
-                row = existing
+            if let row = rows[id] {
+                centroids.replace(row: row, with: codes)
             } else {
-                row = names.count
-                names.append(speaker)
-                rows[speaker] = row
-                sumNorms.append(0)
-                centroids.append(contentsOf: repeatElement(0, count: dimension))
+                rows[id] = ids.count
+                ids.append(id)
+                centroids.append(codes)
             }
-            let base = row * dimension
-            var sum = [Float](repeating: 0, count: dimension)
-            var norm: Float = 0
-            for i in 0..<dimension {
-                sum[i] = centroids[base + i] * sumNorms[row] + embedding[i]
-                norm += sum[i] * sum[i]
-            }
-            norm = max(norm.squareRoot(), 1e-12)
-            sumNorms[row] = norm
-            for i in 0..<dimension { centroids[base + i] = sum[i] / norm }
         }
+        return enrollment
     }
 
-    /// Removes a speaker by moving the last row into its place.
-    public func remove(speaker: String) {
+    /// Deletes `speaker` from the store (every model's data) and from the index.
+    /// Returns false if no speaker has that name.
+    public func delete(speaker: String) throws(StoreError) -> Bool {
+        changes.lock()
+        defer { changes.unlock() }
+        guard let id = try store.deleteSpeaker(speaker) else { return false }
+        recent.remove(speaker)
         lock.write {
-            guard let row = rows.removeValue(forKey: speaker) else { return }
-            let last = names.count - 1
+            // Absent when the speaker had only other models' utterances.
+            guard let row = rows.removeValue(forKey: id) else { return }
+            let last = ids.count - 1
             if row != last {
-                let moved = names[last]
-                names[row] = moved
-                rows[moved] = row
-                sumNorms[row] = sumNorms[last]
-                for i in 0..<dimension { centroids[row * dimension + i] = centroids[last * dimension + i] }
+                ids[row] = ids[last]
+                rows[ids[row]] = row
             }
-            names.removeLast()
-            sumNorms.removeLast()
-            centroids.removeLast(dimension)
+            ids.removeLast()
+            centroids.removeByMovingLast(into: row)
         }
+        return true
     }
 
-    /// The speaker's unit-length centroid.
-    public func centroid(of speaker: String) -> [Float]? {
-        lock.read {
-            guard let row = rows[speaker] else { return nil }
-            return Array(centroids[(row * dimension)..<((row + 1) * dimension)])
-        }
+    /// The speaker's exact unit centroid for this model, from the store (or the
+    /// cache of recently verified speakers).
+    public func centroid(of speaker: String) throws(StoreError) -> [Float]? {
+        let cached = recent.lookup(speaker)
+        if let centroid = cached.centroid { return centroid }
+        guard let centroid = try store.centroid(of: speaker, model: model)?.unit else { return nil }
+        recent.insert(centroid, for: speaker, readAt: cached.generation)
+        return centroid
     }
 
-    /// Cosine scores of `embedding` against every centroid (one sgemv), best first, at most `top`.
-    public func rank(_ embedding: [Float], top: Int) -> [(speaker: String, score: Float)] {
-        lock.read {
-            guard !names.isEmpty else { return [] }
-            var scores = [Float](repeating: 0, count: names.count)
-            centroids.withUnsafeBufferPointer { c in
-                embedding.withUnsafeBufferPointer { e in
-                    scores.withUnsafeMutableBufferPointer { s in
-                        BLAS.gemv(m: names.count, n: dimension, a: c.baseAddress!, x: e.baseAddress!, y: s.baseAddress!)
-                    }
-                }
-            }
-            // Partial selection: keep the best `top` without sorting 100 000 scores.
-            var best = [(Int, Float)]()
-            best.reserveCapacity(top + 1)
-            for (i, s) in scores.enumerated() where best.count < top || s > best[best.count - 1].1 {
-                let position = best.firstIndex { $0.1 < s } ?? best.count
-                best.insert((i, s), at: position)
-                if best.count > top { best.removeLast() }
-            }
-            return best.map { (names[$0.0], $0.1) }
+    /// The best `top` speakers for `embedding` by exact cosine score, best first
+    /// (equal scores by name).
+    public func rank(_ embedding: [Float], top: Int) throws(StoreError) -> [RankedSpeaker] {
+        precondition(embedding.count == dimension, "SpeakerIndex: \(embedding.count)-d query for a \(dimension)-d index")
+        guard top > 0 else { return [] }
+        let query = QuantizedQuery(embedding)
+        let candidates: [Int64] = lock.read { self.candidates(for: query, top: top) }
+        let ranked: [RankedSpeaker] = try store.centroids(speakerIDs: candidates, model: model).map { c in
+            RankedSpeaker(speaker: c.name, score: Self.cosine(embedding, c.centroid.unit), centroid: c.centroid.unit)
         }
+        return Array(ranked.sorted(by: RankedSpeaker.bestFirst).prefix(top))
+    }
+
+    /// The cosine of an embedding and a unit centroid, as verify and identify
+    /// report it: one float32 dot product, summed in order.
+    public static func cosine(_ embedding: [Float], _ centroid: [Float]) -> Float {
+        zip(embedding, centroid).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+    }
+
+    /// Ids of every row whose exact score could be among the best `top`: a row
+    /// whose upper bound falls below the `top`-th best lower bound has at least
+    /// `top` rows certainly above it. Called under the read lock.
+    private func candidates(for query: QuantizedQuery, top: Int) -> [Int64] {
+        let n = ids.count
+        guard n > top else { return ids }
+        var approximate = [Float](repeating: 0, count: n)
+        approximate.withUnsafeMutableBufferPointer { centroids.scan(query, into: $0) }
+        // Partial selection of the `top` best lower bounds, worst last: no sort of 100 000 values.
+        var best = [Float]()
+        best.reserveCapacity(top + 1)
+        for r in 0..<n {
+            let lower = approximate[r] - centroids.errorBound(row: r, query: query)
+            guard best.count < top || lower > best[best.count - 1] else { continue }
+            best.insert(lower, at: best.firstIndex { $0 < lower } ?? best.count)
+            if best.count > top { best.removeLast() }
+        }
+        let floor = best[top - 1]
+        var out = [Int64]()
+        for r in 0..<n where approximate[r] + centroids.errorBound(row: r, query: query) >= floor { out.append(ids[r]) }
+        return out
+    }
+}
+
+/// One ranked speaker with the exact centroid it was scored against.
+public struct RankedSpeaker: Sendable, Equatable {
+    public var speaker: String
+    public var score: Float
+    public var centroid: [Float]
+
+    /// Higher score first; equal scores by name, so a ranking never depends on row order.
+    static func bestFirst(_ a: RankedSpeaker, _ b: RankedSpeaker) -> Bool {
+        a.score > b.score || (a.score == b.score && a.speaker < b.speaker)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceprintAudio
 
 /// A model ready for use: the network, its metadata and an optional
 /// score-normalisation cohort.
@@ -57,7 +58,9 @@ public enum ModelFile {
     public static func decode(_ file: SafeTensors, source: String) throws(ModelError) -> LoadedModel {
         let metadata = try ModelMetadata(decoding: file.metadata, source: source)
         // The initial values are overwritten below; the generator only has to exist.
-        var rng = SystemRandomNumberGenerator()
+        // A seeded one, not the system's: that made one getrandom call per weight,
+        // most of the daemon's start-to-ready time.
+        var rng = SeededGenerator(seed: 0)
         let model = try EmbeddingModel(architecture: metadata.architecture, using: &rng)
         var remaining = Set(file.tensors.keys)
         for (name, parameter) in model.namedParameters {

@@ -2,8 +2,10 @@ import Foundation
 import GRDB
 
 /// Enrolled speakers and their utterance embeddings in SQLite (DESIGN.md §6):
-/// WAL mode, schema migrations, one writer. Every embedding is tagged with the
-/// model that produced it; centroids are derived by the caller, never stored.
+/// WAL mode, schema migrations (`StoreMigrations`), one writer. Every embedding
+/// is tagged with the model that produced it. Each speaker's centroid per model
+/// is derived from their utterances whenever it is needed; its int8 form is
+/// stored beside them, rewritten in the same transaction as each enrollment.
 ///
 /// Durability: `synchronous = FULL` makes each enrollment's commit reach the
 /// disk before `addUtterance` returns, so an acknowledged enrollment survives a
@@ -11,6 +13,11 @@ import GRDB
 public final class EnrollmentStore: Sendable {
     public let path: String
     private let pool: DatabasePool
+
+    /// SQLite's page cache per connection, in KiB. Its default (2 MiB) times the
+    /// pool's connections is resident memory the daemon does not need: the OS
+    /// already caches the file, and the hot B-tree interior pages fit in this.
+    static let pageCacheKiB = 512
 
     /// Opens (creating if needed) the database at `path`, mode 0600.
     public init(path: String) throws(StoreError) {
@@ -24,11 +31,12 @@ public final class EnrollmentStore: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA cache_size = -\(Self.pageCacheKiB)")
         }
         configuration.busyMode = .timeout(5)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
+            try StoreMigrations.migrator.migrate(pool)
             // A cheap structural check, so a damaged file is reported at startup, not mid-request.
             let check = try pool.read { try String.fetchOne($0, sql: "PRAGMA quick_check") }
             guard check == "ok" else { throw StoreError.cannotOpen(path: path, reason: "integrity check failed: \(check ?? "no answer")") }
@@ -39,35 +47,11 @@ public final class EnrollmentStore: Sendable {
         }
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE speaker (
-                    id INTEGER PRIMARY KEY,
-                    name TEXT NOT NULL UNIQUE,
-                    created REAL NOT NULL,
-                    updated REAL NOT NULL
-                );
-                CREATE TABLE utterance (
-                    id INTEGER PRIMARY KEY,
-                    speaker_id INTEGER NOT NULL REFERENCES speaker(id) ON DELETE CASCADE,
-                    model TEXT NOT NULL,
-                    dimension INTEGER NOT NULL,
-                    embedding BLOB NOT NULL,
-                    speech_seconds REAL NOT NULL,
-                    created REAL NOT NULL
-                );
-                CREATE INDEX utterance_model ON utterance(model, speaker_id);
-                """)
-        }
-        return migrator
-    }
-
-    /// Stores one utterance embedding for `speaker` (created on first use) and
-    /// returns the speaker's summary for `model`, in one transaction.
+    /// Stores one utterance embedding for `speaker` (created on first use),
+    /// updates their stored centroid codes for `model`, and returns their summary
+    /// and new centroid, in one transaction.
     @discardableResult
-    public func addUtterance(speaker: String, model: String, embedding: [Float], speechSeconds: Double) throws(StoreError) -> SpeakerSummary {
+    public func addUtterance(speaker: String, model: String, embedding: [Float], speechSeconds: Double) throws(StoreError) -> Enrollment {
         do {
             return try pool.write { db in
                 let now = Date().timeIntervalSince1970
@@ -79,12 +63,15 @@ public final class EnrollmentStore: Sendable {
                     INSERT INTO speaker(name, created, updated) VALUES (?, ?, ?)
                     ON CONFLICT(name) DO UPDATE SET updated = excluded.updated
                     """, arguments: [speaker, now, now])
-                let id = try Int.fetchOne(db, sql: "SELECT id FROM speaker WHERE name = ?", arguments: [speaker])!
+                let id = try Int64.fetchOne(db, sql: "SELECT id FROM speaker WHERE name = ?", arguments: [speaker])!
                 try db.execute(sql: """
                     INSERT INTO utterance(speaker_id, model, dimension, embedding, speech_seconds, created)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """, arguments: [id, model, embedding.count, EmbeddingBlob.encode(embedding), speechSeconds, now])
-                return try Self.summary(db, speaker: speaker, model: model)!
+                let centroid = try Self.replayCentroid(db, speakerID: id, model: model)!
+                try Self.writeCodes(db, speakerID: id, model: model, of: centroid)
+                return Enrollment(summary: try Self.summary(db, speaker: speaker, model: model)!,
+                                  centroid: SpeakerCentroid(speakerID: id, name: speaker, centroid: centroid))
             }
         } catch let error as StoreError {
             throw error
@@ -108,10 +95,14 @@ public final class EnrollmentStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """)
                 for e in batch {
-                    let id = try Int.fetchOne(insertSpeaker, arguments: [e.speaker, now, now])!
+                    let id = try Int64.fetchOne(insertSpeaker, arguments: [e.speaker, now, now])!
                     try insertUtterance.execute(arguments: [id, model, e.vector.count, EmbeddingBlob.encode(e.vector), e.speechSeconds, now])
+                    // Replayed per utterance: imports have a few utterances per speaker.
+                    try Self.writeCodes(db, speakerID: id, model: model, of: Self.replayCentroid(db, speakerID: id, model: model)!)
                 }
             }
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw .database("\(error)")
         }
@@ -129,7 +120,7 @@ public final class EnrollmentStore: Sendable {
         }
     }
 
-    /// Every embedding made by `model`, for building centroids at startup or reload.
+    /// Every embedding made by `model`, in enrollment order per speaker (exports, tests).
     public func embeddings(model: String) throws(StoreError) -> [StoredEmbedding] {
         try read { db in
             try Row.fetchAll(db, sql: """
@@ -141,13 +132,13 @@ public final class EnrollmentStore: Sendable {
         }
     }
 
-    /// Removes a speaker and all their utterances. Returns false if unknown.
+    /// Removes a speaker with all their utterances and centroid codes. Returns the
+    /// speaker's row id, or nil if no speaker has that name.
     @discardableResult
-    public func deleteSpeaker(_ name: String) throws(StoreError) -> Bool {
+    public func deleteSpeaker(_ name: String) throws(StoreError) -> Int64? {
         do {
             return try pool.write { db in
-                try db.execute(sql: "DELETE FROM speaker WHERE name = ?", arguments: [name])
-                return db.changesCount > 0
+                try Int64.fetchOne(db, sql: "DELETE FROM speaker WHERE name = ? RETURNING id", arguments: [name])
             }
         } catch {
             throw .database("\(error)")
@@ -159,8 +150,15 @@ public final class EnrollmentStore: Sendable {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM speaker") ?? 0 }
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.read(body) } catch let error as StoreError { throw error } catch { throw .database("\(error)") }
+    }
+
+    /// Reads without the transaction `read` wraps around its body, for bodies whose
+    /// every statement stands alone (one statement reads one consistent snapshot):
+    /// BEGIN and COMMIT were most of the cost of verify's centroid lookup.
+    func readStatements<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.unsafeRead(body) } catch let error as StoreError { throw error } catch { throw .database("\(error)") }
     }
 
     private static func summary(_ db: Database, speaker: String, model: String) throws -> SpeakerSummary? {

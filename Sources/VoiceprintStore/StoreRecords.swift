@@ -35,6 +35,30 @@ public struct StoredEmbedding: Sendable, Equatable {
     }
 }
 
+/// A speaker's centroid with the speaker's row id and name, as read for scoring.
+public struct SpeakerCentroid: Sendable, Equatable {
+    public var speakerID: Int64
+    public var name: String
+    public var centroid: Centroid
+
+    public init(speakerID: Int64, name: String, centroid: Centroid) {
+        self.speakerID = speakerID
+        self.name = name
+        self.centroid = centroid
+    }
+}
+
+/// What one stored enrollment changed: the speaker's summary and new centroid.
+public struct Enrollment: Sendable, Equatable {
+    public var summary: SpeakerSummary
+    public var centroid: SpeakerCentroid
+
+    public init(summary: SpeakerSummary, centroid: SpeakerCentroid) {
+        self.summary = summary
+        self.centroid = centroid
+    }
+}
+
 /// Why the store refused or failed.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)

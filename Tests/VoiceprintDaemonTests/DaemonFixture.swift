@@ -17,10 +17,10 @@ final class DaemonFixture {
         return (0..<4).map { _ in SyntheticVoice.random(using: &rng) }
     }()
 
-    init(adjust: (inout Configuration) -> Void = { _ in }) async throws {
+    init(cohort: Bool = false, adjust: (inout Configuration) -> Void = { _ in }) async throws {
         directory = try TemporaryDirectory("voiceprintd-test")
         let modelPath = directory.file("model.safetensors")
-        try Self.writeModel(to: modelPath)
+        try Self.writeModel(to: modelPath, cohort: cohort)
         var configuration = Configuration()
         configuration.socket = directory.file("v.sock")
         configuration.stateDirectory = directory.file("state")
@@ -38,13 +38,15 @@ final class DaemonFixture {
 
     func stop() async { await daemon.server.shutdownGracefully() }
 
-    static func writeModel(to path: String) throws {
+    /// A small random model; with `cohort`, 20 random impostor embeddings for AS-norm ride along.
+    static func writeModel(to path: String, cohort: Bool = false) throws {
         var rng = SeededGenerator(seed: 4)
         let architecture = Architecture(inputDimension: 80, frameLayers: [.init(channels: 16, kernel: 3, dilation: 1),
                                                                          .init(channels: 24, kernel: 1, dilation: 1)],
                                         embeddingDimension: 8)
         let model = try EmbeddingModel(architecture: architecture, using: &rng)
-        try ModelFile.write(model: model, metadata: ModelMetadata(architecture: architecture, threshold: 0.5), to: path)
+        let impostors = cohort ? Tensor(shape: [20, 8], storage: (0..<20).flatMap { _ in TestEmbeddings.unit(dimension: 8, using: &rng) }) : nil
+        try ModelFile.write(model: model, metadata: ModelMetadata(architecture: architecture, threshold: 0.5), cohort: impostors, to: path)
     }
 
     /// Base64 of a WAV file: `seconds` of voice `voice`, utterance `seed`.

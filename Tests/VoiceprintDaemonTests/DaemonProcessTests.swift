@@ -34,6 +34,39 @@ import VoiceprintTestSupport
         #expect(second.wait() == 0)
     }
 
+    @Test func aRestartedDaemonIdentifiesAndScoresEnrolledSpeakersAsBefore() throws {
+        func scores(_ client: LineClient) throws -> (verify: Double?, identified: [String], identifyScore: Double?) {
+            let audio = DaemonFixture.audio(voice: 0, seed: 7)
+            let verify = try client.request(#"{"op":"verify","speaker":"alice","audio":{"data":"\#(audio)"}}"#)
+            let identify = try client.request(#"{"op":"identify","audio":{"data":"\#(audio)"},"top":3}"#)
+            let candidates = identify["candidates"] as? [[String: Any]] ?? []
+            return (verify["score"] as? Double, candidates.compactMap { $0["speaker"] as? String }, candidates.first?["score"] as? Double)
+        }
+        let first = try DaemonProcess(arguments: arguments, log: dir.file("1.log"))
+        try first.waitForSocket(socket)
+        let client = try LineClient(path: socket)
+        for (speaker, voice) in [("alice", 0), ("bob", 1), ("carol", 2)] {
+            for seed in [1, 2] as [UInt64] {
+                let response = try client.request(#"{"op":"enroll","speaker":"\#(speaker)","audio":{"data":"\#(DaemonFixture.audio(voice: voice, seed: seed))"}}"#)
+                #expect(response["ok"] as? Bool == true, "\(response)")
+            }
+        }
+        let before = try scores(client)
+        #expect(before.identified.first == "alice" && before.identified.count == 3)
+        #expect(before.verify != nil && before.verify == before.identifyScore, "verify and identify score the same centroid alike")
+        first.signal(SIGTERM)
+        #expect(first.wait() == 0)
+
+        // The restarted daemon reads the stored centroids instead of re-summing utterances.
+        let second = try DaemonProcess(arguments: arguments, log: dir.file("2.log"))
+        try second.waitForSocket(socket)
+        let after = try scores(try LineClient(path: socket))
+        #expect(after.identified == before.identified)
+        #expect(after.verify == before.verify && after.identifyScore == before.identifyScore)
+        second.signal(SIGTERM)
+        #expect(second.wait() == 0)
+    }
+
     @Test func sigtermFinishesInFlightRequestsThenExitsZero() throws {
         let daemon = try DaemonProcess(arguments: arguments, log: dir.file("d.log"))
         try daemon.waitForSocket(socket)

@@ -31,6 +31,26 @@ import VoiceprintTestSupport
         await fixture.stop()
     }
 
+    @Test func identifyUnderASNormScoresEachSpeakerAsVerifyDoes() async throws {
+        let fixture = try await DaemonFixture(cohort: true) { $0.scoreNormalization = "as-norm" }
+        let c = try fixture.client()
+        for (speaker, voice) in [("alice", 0), ("bob", 1), ("carol", 2)] {
+            let enroll = try c.request(#"{"op":"enroll","speaker":"\#(speaker)","audio":{"data":"\#(DaemonFixture.audio(voice: voice))"}}"#)
+            #expect(enroll["ok"] as? Bool == true, "\(enroll)")
+        }
+        let audio = DaemonFixture.audio(voice: 0, seed: 3)
+        let identify = try c.request(#"{"op":"identify","audio":{"data":"\#(audio)"},"top":3}"#)
+        let candidates = try #require(identify["candidates"] as? [[String: Any]], "\(identify)")
+        #expect(candidates.count == 3)
+        // Every candidate's normalised score is the one verify gives that speaker for the same audio.
+        for candidate in candidates {
+            let speaker = try #require(candidate["speaker"] as? String)
+            let verify = try c.request(#"{"op":"verify","speaker":"\#(speaker)","audio":{"data":"\#(audio)"}}"#)
+            #expect(verify["score"] as? Double == candidate["score"] as? Double, "\(speaker): \(verify) vs \(candidate)")
+        }
+        await fixture.stop()
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         let fixture = try await DaemonFixture()
         let c = try fixture.client()

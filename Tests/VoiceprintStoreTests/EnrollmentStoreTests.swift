@@ -8,7 +8,7 @@ import VoiceprintTestSupport
         let dir = try TemporaryDirectory()
         let store = try EnrollmentStore(path: dir.file("store.db"))
         try store.addUtterance(speaker: "alice", model: "m1", embedding: [1, 0, 0], speechSeconds: 3.5)
-        let summary = try store.addUtterance(speaker: "alice", model: "m1", embedding: [0, 1, 0], speechSeconds: 2)
+        let summary = try store.addUtterance(speaker: "alice", model: "m1", embedding: [0, 1, 0], speechSeconds: 2).summary
         #expect(summary.utterances == 2 && summary.speechSeconds == 5.5 && summary.staleUtterances == 0)
         try store.addUtterance(speaker: "bob", model: "m1", embedding: [0, 0, 1], speechSeconds: 4)
         #expect(try store.speakers(model: "m1").map(\.name) == ["alice", "bob"])
@@ -32,9 +32,14 @@ import VoiceprintTestSupport
         let dir = try TemporaryDirectory()
         let store = try EnrollmentStore(path: dir.file("store.db"))
         try store.addUtterance(speaker: "alice", model: "m", embedding: [1], speechSeconds: 1)
-        #expect(try store.deleteSpeaker("alice"))
-        #expect(try !store.deleteSpeaker("alice"))
+        let id = try #require(try store.deleteSpeaker("alice"))
+        #expect(try store.deleteSpeaker("alice") == nil)
         #expect(try store.embeddings(model: "m").isEmpty && store.speakerCount() == 0)
+        // The centroid codes went with the speaker (ON DELETE CASCADE).
+        #expect(try store.centroids(speakerIDs: [id], model: "m").isEmpty && store.centroid(of: "alice", model: "m") == nil)
+        var codes = 0
+        try store.forEachCentroidCodes(model: "m") { _, _, _, _ in codes += 1 }
+        #expect(codes == 0)
     }
 
     @Test func survivesReopeningAndIsPrivate() throws {
@@ -66,5 +71,44 @@ import VoiceprintTestSupport
         #expect(try store.speakerCount() == 100)
         #expect(try store.speaker(named: "s7", model: "m")?.utterances == 5)
         #expect(try store.embeddings(model: "m").count == 500)
+    }
+
+    @Test func eachEnrollmentUpdatesTheCentroidAndItsStoredCodes() throws {
+        let dir = try TemporaryDirectory()
+        let store = try EnrollmentStore(path: dir.file("store.db"))
+        var rng = SeededGenerator(seed: 11)
+        var expected = Centroid(dimension: 16)
+        var last: Enrollment?
+        for _ in 0..<4 {
+            let e = TestEmbeddings.unit(dimension: 16, using: &rng)
+            expected = expected.adding(e)
+            last = try store.addUtterance(speaker: "alice", model: "m", embedding: e, speechSeconds: 3)
+        }
+        #expect(last?.centroid.centroid == expected && last?.centroid.name == "alice")
+        #expect(try store.centroid(of: "alice", model: "m") == expected)
+        #expect(try store.centroid(of: "alice", model: "other") == nil)
+        let id = try #require(last?.centroid.speakerID)
+        #expect(try store.centroids(speakerIDs: [id, id + 100], model: "m") == [SpeakerCentroid(speakerID: id, name: "alice", centroid: expected)])
+        var streamed = [(Int64, CentroidCodes)]()
+        try store.forEachCentroidCodes(model: "m") { id, codes, scale, residual in
+            streamed.append((id, CentroidCodes(codes: Array(codes), scale: scale, residual: residual)))
+        }
+        #expect(streamed.count == 1 && streamed[0].0 == id && streamed[0].1 == CentroidCodes(quantizing: expected.unit))
+    }
+
+    @Test func bulkInsertKeepsCentroidsLikeSingleEnrollments() throws {
+        let dir = try TemporaryDirectory()
+        let bulk = try EnrollmentStore(path: dir.file("bulk.db"))
+        let single = try EnrollmentStore(path: dir.file("single.db"))
+        var rng = SeededGenerator(seed: 12)
+        let batch = (0..<60).map { StoredEmbedding(speaker: "s\($0 % 20)", vector: TestEmbeddings.unit(dimension: 8, using: &rng), speechSeconds: 1) }
+        try bulk.addUtterances(batch, model: "m")
+        for e in batch { try single.addUtterance(speaker: e.speaker, model: "m", embedding: e.vector, speechSeconds: e.speechSeconds) }
+        for s in 0..<20 {
+            #expect(try bulk.centroid(of: "s\(s)", model: "m") == single.centroid(of: "s\(s)", model: "m"))
+        }
+        #expect(throws: StoreError.dimensionMismatch(got: 3, expected: 8)) {
+            try bulk.addUtterances([StoredEmbedding(speaker: "s1", vector: [1, 0, 0], speechSeconds: 1)], model: "m")
+        }
     }
 }
