@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon eval-real import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -63,10 +63,19 @@ corpus:
 	scripts/build-corpus --out $(CORPUS) --seed 1
 	scripts/split-corpus $(CORPUS) $(SPLIT) --test-speakers 40 --seed 1
 
-default-model: build corpus
-	$(RELEASE)/voiceprint train --data $(SPLIT)/train --out Models/default.safetensors --steps 5000 \
-	  --validate-every 500 --checkpoint-every 500 --seed 1
+# The shipped default (Models/README.md): Resemblyzer's GE2E encoder imported from
+# its PyPI wheel, then its projection head fine-tuned with the triplet loss on the
+# synthetic training speakers (encoder frozen), calibrated on synthetic validation speakers.
+default-model: build corpus import-pretrained
+	$(RELEASE)/voiceprint train --data $(SPLIT)/train --init Models/resemblyzer-ge2e.safetensors --fine-tune head \
+	  --out Models/default.safetensors --steps 1000 --validate-every 250 --learning-rate 1e-4 --seed 1
 	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/default.safetensors
+
+# Our own TDNN trained from scratch on synthetic voices (fast; weaker on real speech).
+tdnn-model: build corpus
+	$(RELEASE)/voiceprint train --data $(SPLIT)/train --out Models/voiceprint-tdnn.safetensors --steps 5000 \
+	  --validate-every 500 --checkpoint-every 500 --seed 1
+	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/voiceprint-tdnn.safetensors
 	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --system mfcc-stats
 
 # Real-speech accuracy side by side: every model under Models/, the MFCC baseline and
@@ -99,6 +108,7 @@ BASHCOMP  = $(PREFIX)/share/bash-completion/completions
 ZSHCOMP   = $(PREFIX)/share/zsh/site-functions
 FISHCOMP  = $(PREFIX)/share/fish/vendor_completions.d
 INSTALLED = $(BINDIR)/voiceprint $(BINDIR)/voiceprintd $(SHAREDIR)/default.safetensors $(SHAREDIR)/README.md \
+            $(SHAREDIR)/voiceprint-tdnn.safetensors $(SHAREDIR)/resemblyzer-ge2e.LICENSE.txt \
             $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
             $(UNITDIR)/voiceprintd.service $(UNITDIR)/voiceprintd.socket $(SYSUSERS)/voiceprint.conf \
             $(TMPFILES)/voiceprint.conf $(BASHCOMP)/voiceprint $(ZSHCOMP)/_voiceprint $(FISHCOMP)/voiceprint.fish
@@ -111,7 +121,9 @@ install-files:
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERS) $(DESTDIR)$(TMPFILES) $(DESTDIR)$(SYSCONF)/voiceprint \
 	  $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
 	install -m 0755 $(RELEASE)/voiceprint $(RELEASE)/voiceprintd $(DESTDIR)$(BINDIR)/
-	install -m 0644 Models/default.safetensors Models/README.md $(DESTDIR)$(SHAREDIR)/
+	@# The default is a derivative of an Apache-2.0 model: its licence travels with it.
+	install -m 0644 Models/default.safetensors Models/voiceprint-tdnn.safetensors Models/README.md \
+	  Models/resemblyzer-ge2e.LICENSE.txt $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 docs/protocol.md docs/integration.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/man/voiceprint.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/voiceprintd.8 $(DESTDIR)$(MANDIR)/man8/

@@ -3,12 +3,17 @@ import Testing
 import VoiceprintAudio
 import VoiceprintModel
 
-/// Regression guard for the shipped model: held-out synthetic speakers (never
-/// seen in training; from scripts/build-corpus, see Models/README.md) must score
-/// above the model's threshold with themselves and below it with each other.
+/// Regression guard for the shipped models (Models/README.md): our own TDNN
+/// (`voiceprint-tdnn.safetensors`) must score held-out synthetic speakers
+/// (never seen in training; from scripts/build-corpus) above its threshold
+/// with themselves and below it with each other; the default (the GE2E
+/// encoder with its projection fine-tuned by the triplet loss) must rank each
+/// voice's own other clip first and carry what a derivative must carry.
 @Suite struct ShippedModelTests {
-    static let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Models/default.safetensors").path
+    static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models")
+    static let modelPath = models.appendingPathComponent("voiceprint-tdnn.safetensors").path
+    static let defaultPath = models.appendingPathComponent("default.safetensors").path
     static let speakers = ["s0060-espeak-fr", "s0249-espeak-cy", "s0298-festival-dita-cs", "s0453-flite-awb"]
 
     @Test func sameVoicesScoreAboveTheThresholdAndDifferentVoicesBelow() throws {
@@ -42,5 +47,41 @@ import VoiceprintModel
         #expect(loaded.metadata.extra["training"]?.contains("\"mining\":\"semi-hard\"") == true)
         let size = try FileManager.default.attributesOfItem(atPath: Self.modelPath)[.size] as? Int ?? .max
         #expect(size < 20_000_000)
+    }
+
+    @Test func theDefaultIsTheFineTunedEncoderWithItsAttribution() throws {
+        let loaded = try ModelFile.load(path: Self.defaultPath)
+        #expect(loaded.metadata.architecture == .ge2e)
+        #expect(loaded.metadata.extra["licence"] == "Apache-2.0")
+        #expect(loaded.metadata.extra["fine_tuned_from"] == "resemblyzer-ge2e.safetensors")
+        #expect(loaded.metadata.extra["training"]?.contains("\"scope\":\"head\"") == true)
+        #expect(loaded.cohort.map { $0.shape == [400, 256] } == true)
+        // Fine-tuning the head left the encoder exactly as imported.
+        let imported = try ModelFile.load(path: Self.models.appendingPathComponent("resemblyzer-ge2e.safetensors").path)
+        for ((name, ours), (_, theirs)) in zip(loaded.model.namedParameters, imported.model.namedParameters) {
+            if name.hasPrefix("lstm.") { #expect(ours.value == theirs.value, "\(name) changed") }
+        }
+        let sizes = try ["default", "voiceprint-tdnn", "resemblyzer-ge2e"].map {
+            try FileManager.default.attributesOfItem(atPath: Self.models.appendingPathComponent("\($0).safetensors").path)[.size] as? Int ?? .max
+        }
+        #expect(sizes.reduce(0, +) < 20_000_000, "Models/ holds \(sizes) bytes")
+    }
+
+    @Test func theDefaultRanksEachVoicesOwnClipFirst() throws {
+        let embedder = try NetworkEmbedder(try ModelFile.load(path: Self.defaultPath))
+        var vectors = [[Float]]()
+        for speaker in Self.speakers {
+            for take in ["000", "001"] {
+                let path = Bundle.module.path(forResource: "Fixtures/\(speaker)-\(take).flac", ofType: nil)!
+                vectors.append(try embedder.embed(try AudioDecoder().decode(path: path).audio).vector)
+            }
+        }
+        for i in vectors.indices {
+            let same = zip(vectors[i], vectors[i ^ 1]).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            for j in vectors.indices where j / 2 != i / 2 {
+                let other = zip(vectors[i], vectors[j]).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                #expect(same > other, "\(Self.speakers[i / 2]): own voice \(same), \(Self.speakers[j / 2]) \(other)")
+            }
+        }
     }
 }
