@@ -185,6 +185,10 @@ struct TrainCommand: ParsableCommand {
             extra = initial.metadata.extra.filter { !["training", "validation_history", "training_seconds"].contains($0.key) }
                 .merging(extra) { $1 }
             extra["fine_tuned_from"] = URL(fileURLWithPath: initModel!).lastPathComponent
+            extra["threshold_source"] = "EER point on \(trainer.validationSpeakers.count) held-out validation speakers of the fine-tuning data"
+            let tuned = fineTune == .head ? "the projection head (embedding.*) was further trained" : "every layer was further trained"
+            extra["modifications"] = [initial.metadata.extra["modifications"], "Fine-tuned by voiceprint train: \(tuned) with the triplet loss."]
+                .compactMap { $0 }.joined(separator: " ")
             trainedOn = "\(initial.metadata.trainedOn); then fine-tuned (\(fineTune == .head ? "projection head, encoder frozen" : "all layers")) with the triplet loss on \(trainedOn)"
         }
         let metadata = ModelMetadata(
