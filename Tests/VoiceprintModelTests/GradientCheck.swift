@@ -55,6 +55,32 @@ enum GradientCheck {
         return result
     }
 
+    /// Whole-network check: for L = Σ forward(x) ⊙ r, each trainable
+    /// parameter's directional derivative along a random unit direction,
+    /// analytic (backward) and numeric (central difference with `step`).
+    static func model(_ model: EmbeddingModel, input x: Tensor, weights r: Tensor, step: Float,
+                      using rng: inout SeededGenerator) -> [(name: String, analytic: Double, numeric: Double)] {
+        model.zeroGradients()
+        _ = model.forward(x, mode: .training)
+        model.backward(r)
+        func loss() -> Double {
+            zip(model.forward(x, mode: .training).storage, r.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        var results = [(name: String, analytic: Double, numeric: Double)]()
+        for (name, p) in model.namedParameters where p.trainable {
+            let v = unitDirection(count: p.value.count, using: &rng)
+            let analytic = zip(p.gradient.storage, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let original = p.value
+            for i in 0..<v.count { p.value.storage[i] = original.storage[i] + step * v[i] }
+            let up = loss()
+            for i in 0..<v.count { p.value.storage[i] = original.storage[i] - step * v[i] }
+            let down = loss()
+            p.value = original
+            results.append((name, analytic, (up - down) / (2 * Double(step))))
+        }
+        return results
+    }
+
     static func relativeError(_ a: Double, _ b: Double) -> Double {
         abs(a - b) / max(abs(a), abs(b), 1e-3)
     }

@@ -52,23 +52,7 @@ import VoiceprintModel
         (model.layers[3].layer as! Linear).bias.value = Tensor(repeating: 2, shape: [3])
         let x = GradientCheck.randomTensor(shape: [3, 6, 3], using: &rng)
         let r = GradientCheck.randomTensor(shape: [3, 3], using: &rng)
-        model.zeroGradients()
-        _ = model.forward(x, mode: .training)
-        model.backward(r)
-        func loss() -> Double {
-            zip(model.forward(x, mode: .training).storage, r.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        }
-        let step: Float = 1e-2
-        for (name, p) in model.namedParameters where p.trainable {
-            let v = GradientCheck.unitDirection(count: p.value.count, using: &rng)
-            let analytic = zip(p.gradient.storage, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            let original = p.value
-            for i in 0..<v.count { p.value.storage[i] = original.storage[i] + step * v[i] }
-            let up = loss()
-            for i in 0..<v.count { p.value.storage[i] = original.storage[i] - step * v[i] }
-            let down = loss()
-            p.value = original
-            let numeric = (up - down) / (2 * Double(step))
+        for (name, analytic, numeric) in GradientCheck.model(model, input: x, weights: r, step: 1e-2, using: &rng) {
             #expect(GradientCheck.relativeError(analytic, numeric) < 1e-2, "\(name): \(analytic) vs \(numeric)")
         }
     }
