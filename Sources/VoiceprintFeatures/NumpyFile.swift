@@ -1,4 +1,5 @@
 import Foundation
+import VoiceprintAudio
 
 /// Reads and writes NumPy `.npy` files (format version 1.0) of little-endian
 /// float32, so features and embeddings open with `numpy.load`.
@@ -44,7 +45,7 @@ public enum NumpyFile {
     }
 
     public static func write(_ values: [Float], shape: [Int], to path: String) throws {
-        try encode(values, shape: shape).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFile.write(encode(values, shape: shape), to: path)
     }
 
     /// Reads a float32, C-order `.npy` file: its shape and values.

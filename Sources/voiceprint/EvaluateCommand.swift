@@ -108,7 +108,7 @@ struct EvaluateCommand: ParsableCommand {
             if trial.isTarget { targetScores.append(score) } else { impostorScores.append(score) }
             lines.append("\(trial.isTarget ? 1 : 0) \(trial.first) \(trial.second) \(String(format: "%.6f", score))")
         }
-        if let scores { try (lines.joined(separator: "\n") + "\n").write(toFile: scores, atomically: true, encoding: .utf8) }
+        if let scores { try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: scores) }
 
         let metrics = VerificationMetrics(targetScores: targetScores, impostorScores: impostorScores)
         let eer = metrics.equalErrorRate
@@ -121,7 +121,7 @@ struct EvaluateCommand: ParsableCommand {
         if let detPlot {
             let svg = DETPlot.svg(metrics: metrics, targetScores: targetScores, impostorScores: impostorScores,
                                   title: "\(label) on \(URL(fileURLWithPath: trials).lastPathComponent)")
-            try svg.write(toFile: detPlot, atomically: true, encoding: .utf8)
+            try AtomicFile.write(svg, to: detPlot)
         }
         if json {
             let object: [String: Any] = [
