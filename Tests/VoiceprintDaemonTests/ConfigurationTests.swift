@@ -18,7 +18,7 @@ import VoiceprintTestSupport
             threshold = 0.42
             score_normalization = as-norm
 
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+            """.write(toFile: path, atomically: false, encoding: .utf8)
         var c = Configuration()
         try c.load(file: path)
         #expect(c.socket == "/run/voiceprint/voiceprintd.sock" && c.socketMode == 0o600)
@@ -30,14 +30,14 @@ import VoiceprintTestSupport
     @Test func errorsNameTheFileLineKeyAndExpectation() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("bad.conf")
-        try "workers = 2\nmax_queue = lots\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "workers = 2\nmax_queue = lots\n".write(toFile: path, atomically: false, encoding: .utf8)
         var c = Configuration()
         #expect(throws: ConfigurationError.invalidValue(source: "\(path):2", key: "max_queue", value: "lots",
                                                         expected: "an integer from 0 to 100000")) { try c.load(file: path) }
-        try "colour = blue\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "colour = blue\n".write(toFile: path, atomically: false, encoding: .utf8)
         let unknown = #expect(throws: ConfigurationError.self) { try c.load(file: path) }
         #expect(unknown?.description.hasPrefix("\(path):1: unknown key \"colour\"; known keys: socket,") == true)
-        try "just words\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "just words\n".write(toFile: path, atomically: false, encoding: .utf8)
         #expect(throws: ConfigurationError.syntax(source: "\(path):1", line: "just words")) { try c.load(file: path) }
         #expect(throws: ConfigurationError.self) { try c.set("socket_mode", "999", source: "--socket-mode") }
         #expect(throws: ConfigurationError.self) { try c.set("threshold", "2", source: "--threshold") }

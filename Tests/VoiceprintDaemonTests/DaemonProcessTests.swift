@@ -96,7 +96,7 @@ import VoiceprintTestSupport
     @Test func notifiesSystemdAndReloadsOnSighupKeepingTheOldModelIfTheNewOneIsBroken() throws {
         let notify = NotifySocket(path: dir.file("notify.sock"))
         let config = dir.file("voiceprintd.conf")
-        try "model = \(model)\nthreshold = 0.5\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "model = \(model)\nthreshold = 0.5\n".write(toFile: config, atomically: false, encoding: .utf8)
         let daemon = try DaemonProcess(arguments: ["--config", config, "--socket", socket, "--state-dir", dir.file("state")],
                                        environment: ["NOTIFY_SOCKET": notify.path], log: dir.file("d.log"))
         #expect(notify.wait(for: "READY=1") != nil)
@@ -111,7 +111,7 @@ import VoiceprintTestSupport
         #expect((kept["model"] as? [String: Any])?["id"] as? String == id)
         #expect(daemon.logText.contains("reload failed; keeping the previous model"))
 
-        try "model = \(model)\nthreshold = 0.25\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "model = \(model)\nthreshold = 0.25\n".write(toFile: config, atomically: false, encoding: .utf8)
         try DaemonFixture.writeModel(to: model)
         daemon.signal(SIGHUP)
         #expect(notify.wait(for: "READY=1") != nil)
