@@ -45,14 +45,17 @@ static void panel_gemm_portable(int batch, int rows, int k, const float *h, int 
 
 static inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+// Unit j of one LSTM step: the portable path, and the AVX2 path's tail.
+static inline void lstm_unit(int n, int j, float *z, const float *c_prev, float *c, float *h) {
+    float i = sigmoid_scalar(z[j]), f = sigmoid_scalar(z[n + j]), g = tanhf(z[2 * n + j]), o = sigmoid_scalar(z[3 * n + j]);
+    z[j] = i; z[n + j] = f; z[2 * n + j] = g; z[3 * n + j] = o;
+    float cell = i * g + (c_prev ? f * c_prev[j] : 0.0f);
+    c[j] = cell;
+    h[j] = o * tanhf(cell);
+}
+
 static void lstm_cell_portable(int n, float *z, const float *c_prev, float *c, float *h) {
-    for (int j = 0; j < n; j++) {
-        float i = sigmoid_scalar(z[j]), f = sigmoid_scalar(z[n + j]), g = tanhf(z[2 * n + j]), o = sigmoid_scalar(z[3 * n + j]);
-        z[j] = i; z[n + j] = f; z[2 * n + j] = g; z[3 * n + j] = o;
-        float cell = i * g + (c_prev ? f * c_prev[j] : 0.0f);
-        c[j] = cell;
-        h[j] = o * tanhf(cell);
-    }
+    for (int j = 0; j < n; j++) lstm_unit(n, j, z, c_prev, c, h);
 }
 
 // ---- AVX2 + FMA versions -----------------------------------------------------
@@ -154,16 +157,8 @@ VP_AVX2 static void lstm_cell_avx2(int n, float *z, const float *c_prev, float *
         _mm256_storeu_ps(c + j, cell);
         _mm256_storeu_ps(h + j, _mm256_mul_ps(o, tanh_avx2(cell)));
     }
-    if (j < n) {
-        // The tail: the portable step on the remaining units of each gate.
-        for (; j < n; j++) {
-            float i = sigmoid_scalar(z[j]), f = sigmoid_scalar(z[n + j]), g = tanhf(z[2 * n + j]), o = sigmoid_scalar(z[3 * n + j]);
-            z[j] = i; z[n + j] = f; z[2 * n + j] = g; z[3 * n + j] = o;
-            float cell = i * g + (c_prev ? f * c_prev[j] : 0.0f);
-            c[j] = cell;
-            h[j] = o * tanhf(cell);
-        }
-    }
+    // The tail: units left over when the hidden size is not a multiple of 8.
+    for (; j < n; j++) lstm_unit(n, j, z, c_prev, c, h);
 }
 #endif
 

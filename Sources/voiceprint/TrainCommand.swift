@@ -88,6 +88,12 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--min-crop \(minCrop) and --max-crop \(maxCrop): need 0 < min ≤ max")
         }
         if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
+        if initModel != nil && noMeanNormalization {
+            throw ValidationError("--no-mean-normalization does not apply with --init: the initial model's front end is kept")
+        }
+        if initModel == nil && (fineTune != .head || newHead) {
+            throw ValidationError("--fine-tune and --new-head need --init MODEL")
+        }
         guard margin >= 0, margin.isFinite else { throw ValidationError("--margin \(margin) must be ≥ 0") }
     }
 
