@@ -28,7 +28,7 @@ public final class Daemon: Service, Sendable {
         self.logger = logger
         // One request per worker thread already fills the cores.
         BLAS.setThreads(1)
-        try Self.prepareStateDirectory(configuration.stateDirectory)
+        try StateDirectory.prepare(configuration.stateDirectory)
         let store = try EnrollmentStore(path: configuration.storePath)
         let runtime = try ModelRuntime(configuration: configuration, store: store)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -36,24 +36,6 @@ public final class Daemon: Service, Sendable {
         pool.start()
         dispatcher = Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedWorkers, pool: pool, logger: logger)
         server = Server(configuration: configuration, dispatcher: dispatcher, group: group, logger: logger)
-    }
-
-    static func prepareStateDirectory(_ path: String) throws {
-        var info = stat()
-        if stat(path, &info) != 0 {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw ConfigurationError.invalid("state_dir \(path): cannot create: \((error as NSError).localizedDescription)")
-            }
-        } else if (info.st_mode & S_IFMT) != S_IFDIR {
-            throw ConfigurationError.invalid("state_dir \(path) exists and is not a directory")
-        }
-        // Voiceprints are biometric data: owner only, whatever the umask said.
-        guard chmod(path, 0o700) == 0 else {
-            throw ConfigurationError.invalid("state_dir \(path): cannot set mode 0700: \(String(cString: strerror(errno)))")
-        }
     }
 
     public func run() async throws {
