@@ -36,8 +36,26 @@ public struct Configuration: Sendable, Equatable {
     public var workers = 0
     /// Requests waiting for a worker before new ones are answered `busy`. Default 64.
     public var maxQueue = 64
-    /// Seconds a connection may stay silent with nothing in flight before it is closed. Default 60.
+    /// Seconds a connection may go without a request (blank keep-alive lines and partial
+    /// lines do not count) with nothing in flight before it is closed. Default 60.
     public var idleTimeout = 60.0
+    /// Requests one connection may have in flight or answered but unread before the daemon
+    /// stops reading from it (backpressure); it reads again as the client reads. Default 16.
+    public var maxInflightPerConnection = 16
+    /// Bytes of request lines held at once across all connections, from a line's first byte
+    /// until its answer: partial lines and requests waiting or running. A connection whose
+    /// line would pass it is answered `busy` and closed. Default 64 MiB: four requests of
+    /// the largest line, or about 50 of 120 s of 16 kHz 16-bit WAV.
+    public var maxBufferedBytes = 64 << 20
+    /// Connections one peer uid may hold; more are answered `busy` and closed.
+    /// Default 0: a quarter of `max_connections`.
+    public var maxConnectionsPerUID = 0
+    /// Requests one peer uid may have waiting for a worker; more are answered `busy`.
+    /// Default 0: a quarter of `max_queue` (at least 1).
+    public var maxQueuePerUID = 0
+    /// Seconds a request line may take to arrive once its first byte is in; a slower one is
+    /// answered `busy` and the connection closed. Default 30.
+    public var requestDeadline = 30.0
     /// Override of the model's decision threshold on the cosine score. Default nil (use the model's).
     public var threshold: Float? = nil
     /// Score normalisation: "none" or "as-norm" (needs a cohort in the model file). Default none.
@@ -51,12 +69,21 @@ public struct Configuration: Sendable, Equatable {
     public static let keys = [
         "socket", "socket_mode", "socket_group", "state_dir", "model", "admin_group", "self_service", "allow_paths",
         "max_line_bytes", "max_audio_seconds", "min_speech_seconds", "enroll_target_seconds", "max_connections",
-        "workers", "max_queue", "idle_timeout", "threshold", "score_normalization", "log_level",
+        "workers", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
+        "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "threshold", "score_normalization", "log_level",
     ]
 
     public var storePath: String { stateDirectory + "/enrollments.sqlite" }
 
     public var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// `max_connections_per_uid`, with 0 resolved to a quarter of `max_connections`.
+    public var resolvedConnectionsPerUID: Int {
+        min(maxConnections, maxConnectionsPerUID > 0 ? maxConnectionsPerUID : max(1, maxConnections / 4))
+    }
+
+    /// `max_queue_per_uid`, with 0 resolved to a quarter of `max_queue`.
+    public var resolvedQueuePerUID: Int { maxQueuePerUID > 0 ? maxQueuePerUID : max(1, maxQueue / 4) }
 
     /// Sets one key from its text form; `source` names the file and line (or flag) in errors.
     public mutating func set(_ key: String, _ value: String, source: String) throws(ConfigurationError) {
@@ -97,7 +124,12 @@ public struct Configuration: Sendable, Equatable {
         case "max_connections": maxConnections = try int(1...100_000)
         case "workers": workers = try int(0...256)
         case "max_queue": maxQueue = try int(0...100_000)
-        case "idle_timeout": idleTimeout = try double(1...86_400)
+        case "idle_timeout": idleTimeout = try double(0.1...86_400)
+        case "max_inflight_per_connection": maxInflightPerConnection = try int(1...10_000)
+        case "max_buffered_bytes": maxBufferedBytes = try int(1024...(16 << 30))
+        case "max_connections_per_uid": maxConnectionsPerUID = try int(0...100_000)
+        case "max_queue_per_uid": maxQueuePerUID = try int(0...100_000)
+        case "request_deadline": requestDeadline = try double(0.1...3600)
         case "threshold":
             if value == "model" || value.isEmpty { threshold = nil; break }
             guard let t = Float(value), (-1...1).contains(t) else { throw bad("a cosine from -1 to 1, or 'model'") }
@@ -112,6 +144,22 @@ public struct Configuration: Sendable, Equatable {
             logLevel = value
         default:
             throw .unknownKey(source: source, key: key)
+        }
+    }
+
+    /// The text form of a numeric limit (for reload's "takes effect at restart" notes).
+    func value(of key: String) -> String {
+        switch key {
+        case "max_connections": return "\(maxConnections)"
+        case "max_connections_per_uid": return "\(maxConnectionsPerUID)"
+        case "max_queue": return "\(maxQueue)"
+        case "max_queue_per_uid": return "\(maxQueuePerUID)"
+        case "max_buffered_bytes": return "\(maxBufferedBytes)"
+        case "max_line_bytes": return "\(maxLineBytes)"
+        case "max_inflight_per_connection": return "\(maxInflightPerConnection)"
+        case "request_deadline": return "\(requestDeadline)"
+        case "idle_timeout": return "\(idleTimeout)"
+        default: preconditionFailure("Configuration.value(of:): \(key) is not a restart-only limit")
         }
     }
 

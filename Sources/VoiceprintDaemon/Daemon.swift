@@ -19,11 +19,15 @@ public final class Daemon: Service, Sendable {
     let pool: NIOThreadPool
     public let dispatcher: Dispatcher
     public let server: Server
+    /// SIGHUPs since the process began (the entry point installs this first of all,
+    /// so a reload signal during startup is queued, not fatal); nil: from `run`.
+    let hangups: AsyncStream<Void>?
 
     /// Everything that can fail at startup fails here, with a message naming the setting.
-    public init(configuration: Configuration, logger: Logger,
+    public init(configuration: Configuration, logger: Logger, hangups: AsyncStream<Void>? = nil,
                 reloadConfiguration: @escaping @Sendable () throws -> Configuration) throws {
         self.configuration = configuration
+        self.hangups = hangups
         self.reloadConfiguration = reloadConfiguration
         self.logger = logger
         // One request per worker thread already fills the cores.
@@ -38,6 +42,11 @@ public final class Daemon: Service, Sendable {
         server = Server(configuration: configuration, dispatcher: dispatcher, group: group, logger: logger)
     }
 
+    /// Connection and queue limits are sized once, when the server starts.
+    static let restartOnlyLimits = ["max_connections", "max_connections_per_uid", "max_queue", "max_queue_per_uid",
+                                    "max_buffered_bytes", "max_line_bytes", "max_inflight_per_connection",
+                                    "request_deadline", "idle_timeout"]
+
     public func run() async throws {
         try await server.start()
         let runtime = dispatcher.runtime
@@ -47,7 +56,7 @@ public final class Daemon: Service, Sendable {
             "speakers": "\(runtime.index.count)", "workers": "\(configuration.resolvedWorkers)",
         ])
         notifier.notify("READY=1\nSTATUS=serving \(runtime.index.count) speakers with \(runtime.name) on \(endpoint)\nMAINPID=\(getpid())")
-        let hangups = SignalStream.make(SIGHUP)
+        let hangups = self.hangups ?? SignalStream.make(SIGHUP)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { for await _ in hangups.cancelOnGracefulShutdown() { self.reload() } }
@@ -74,11 +83,11 @@ public final class Daemon: Service, Sendable {
             logger.notice("reloading", metadata: ["model": "\(configuration.model)"])
             for (key, old, new) in [("socket", self.configuration.socket, configuration.socket),
                                     ("state_dir", self.configuration.stateDirectory, configuration.stateDirectory),
-                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)")] where old != new {
+                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)")]
+                + Self.restartOnlyLimits.map { ($0, self.configuration.value(of: $0), configuration.value(of: $0)) } where old != new {
                 logger.warning("\(key) changed; it takes effect at the next restart")
             }
-            let runtime = try ModelRuntime(configuration: configuration, store: dispatcher.store)
-            dispatcher.replaceRuntime(runtime)
+            let runtime = try dispatcher.reload(configuration)
             logger.notice("model reloaded", metadata: ["model": "\(runtime.name)", "model_id": "\(runtime.modelID)",
                                                        "speakers": "\(runtime.index.count)"])
         } catch {
@@ -89,8 +98,8 @@ public final class Daemon: Service, Sendable {
 }
 
 /// Delivers a signal as an async stream (the signal's default action is disabled).
-enum SignalStream {
-    static func make(_ number: Int32) -> AsyncStream<Void> {
+public enum SignalStream {
+    public static func make(_ number: Int32) -> AsyncStream<Void> {
         AsyncStream { continuation in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -130,6 +139,11 @@ extension Daemon {
         workers = \(c.workers)   # \(c.resolvedWorkers) in use
         max_queue = \(c.maxQueue)
         idle_timeout = \(c.idleTimeout)
+        max_inflight_per_connection = \(c.maxInflightPerConnection)
+        max_buffered_bytes = \(c.maxBufferedBytes)
+        max_connections_per_uid = \(c.maxConnectionsPerUID)   # \(c.resolvedConnectionsPerUID) in use
+        max_queue_per_uid = \(c.maxQueuePerUID)   # \(c.resolvedQueuePerUID) in use
+        request_deadline = \(c.requestDeadline)
         threshold = \(c.threshold.map { "\($0)" } ?? "model")
         score_normalization = \(c.scoreNormalization)
         log_level = \(c.logLevel)

@@ -10,22 +10,39 @@ import VoiceprintStore
 
 /// Turns request lines into responses: parsing, access control, admission to
 /// the worker pool (or `busy`), and each operation's work. Decoding, features
-/// and the network run on the pool's threads, never on an event loop.
+/// and the network run on the pool's threads, never on an event loop; so does
+/// parsing a line big enough to carry audio (base64 of megabytes would stall
+/// every other connection on the loop).
 public final class Dispatcher: Sendable {
     /// Worker threads: fixed at startup (the pool's size).
     let workers: Int
     let store: EnrollmentStore
-    let pool: NIOThreadPool
+    let scheduler: FairScheduler
+    /// Open connections, in total and per uid (admission is the server's).
+    let connections: ConnectionRegistry
+    /// Request bytes held across connections (`max_buffered_bytes`).
+    public let budget: ByteBudget
     let logger: Logger
     let started = Date()
     private let runtimeBox: NIOLockedValueBox<ModelRuntime>
-    private let inFlight = NIOLockedValueBox(0)
     let counters = NIOLockedValueBox([String: Int]())
+    private let logLimiter = LogRateLimiter()
+    /// Serialises every change of enrolled speakers with the building and swapping
+    /// of an index on reload, so no enrollment falls between the store snapshot a
+    /// new index is built from and the moment it takes over.
+    let changes = NSRecursiveLock()
+
+    /// Lines up to this size are parsed on the event loop (control requests answer at
+    /// once); longer ones carry audio and are parsed on a worker.
+    static let inlineParseBytes = 16 << 10
 
     public init(store: EnrollmentStore, runtime: ModelRuntime, workers: Int, pool: NIOThreadPool, logger: Logger) {
         self.workers = workers
         self.store = store
-        self.pool = pool
+        let c = runtime.configuration
+        self.scheduler = FairScheduler(pool: pool, workers: workers, maxQueue: c.maxQueue, maxQueuePerUID: c.resolvedQueuePerUID)
+        self.budget = ByteBudget(capacity: c.maxBufferedBytes)
+        self.connections = ConnectionRegistry(maximum: c.maxConnections, maximumPerUID: c.resolvedConnectionsPerUID)
         self.logger = logger
         self.runtimeBox = NIOLockedValueBox(runtime)
     }
@@ -35,60 +52,82 @@ public final class Dispatcher: Sendable {
     /// Installs a new model runtime; requests already running keep the old one.
     public func replaceRuntime(_ runtime: ModelRuntime) { runtimeBox.withLockedValue { $0 = runtime } }
 
+    /// Loads the runtime for `configuration` and installs it, with enrollments and
+    /// deletions held back meanwhile. The index is shared when the model is unchanged.
+    public func reload(_ configuration: Configuration) throws -> ModelRuntime {
+        try changes.withLock {
+            let runtime = try ModelRuntime(configuration: configuration, store: store, previous: self.runtime)
+            replaceRuntime(runtime)
+            return runtime
+        }
+    }
+
     /// Requests queued or running on the pool.
-    public var pending: Int { inFlight.withLockedValue { $0 } }
+    public var pending: Int { scheduler.pending }
 
     /// Answers one request line from `peer`. Never fails: every error becomes an error response.
     public func handle(_ line: [UInt8], peer: Peer, on eventLoop: EventLoop) -> EventLoopFuture<Response> {
         let start = DispatchTime.now()
-        let parsed = RequestParser.parse(line)
-        let future: EventLoopFuture<Response>
-        switch parsed.request {
-        case .failure(let error):
-            future = eventLoop.makeSucceededFuture(.failure(parsed.id, error))
-        case .success(let request):
-            if let denied = runtime.policy.check(request, from: peer) {
-                future = eventLoop.makeSucceededFuture(.failure(parsed.id, denied))
-            } else {
-                future = perform(request, id: parsed.id, on: eventLoop)
+        let finish: @Sendable (Response, String) -> Response = { [self] response, op in
+            record(response, op: op, peer: peer, start: start)
+            return response
+        }
+        guard line.count <= Self.inlineParseBytes else {
+            return schedule(peer: peer, id: nil, on: eventLoop) { [self] in
+                let parsed = RequestParser.parse(line)
+                let response = answer(parsed, peer: peer)
+                return finish(response, Self.operationName(parsed))
             }
         }
-        return future.map { [self] response in
-            record(response, op: (try? parsed.request.get())?.operation.rawValue ?? "invalid", peer: peer, start: start)
-            return response
+        let parsed = RequestParser.parse(line)
+        let op = Self.operationName(parsed)
+        switch parsed.request {
+        case .success(let request) where request.needsWorker && runtime.policy.check(request, from: peer) == nil:
+            return schedule(peer: peer, id: parsed.id, on: eventLoop) { [self] in finish(answer(parsed, peer: peer), op) }
+        default:
+            return eventLoop.makeSucceededFuture(finish(answer(parsed, peer: peer), op))
         }
     }
 
-    private func perform(_ request: Request, id: RequestID?, on eventLoop: EventLoop) -> EventLoopFuture<Response> {
-        switch request {
-        case .hello: return eventLoop.makeSucceededFuture(.success(id, hello()))
-        case .status: return eventLoop.makeSucceededFuture(.success(id, status()))
-        default: break
-        }
+    /// The response to a parsed line, computed on the calling thread.
+    private func answer(_ parsed: RequestLine, peer: Peer) -> Response {
         let runtime = self.runtime
-        let maxQueue = runtime.configuration.maxQueue
-        let admitted = inFlight.withLockedValue { count -> Bool in
-            guard count < workers + maxQueue else { return false }
-            count += 1
-            return true
-        }
-        guard admitted else {
-            return eventLoop.makeSucceededFuture(.failure(id, WireError(.busy, "all \(workers) workers are busy and \(maxQueue) requests are queued; retry shortly")))
-        }
-        return pool.runIfActive(eventLoop: eventLoop) { [self] () -> Response in
-            defer { inFlight.withLockedValue { $0 -= 1 } }
-            do {
-                return .success(id, try Operations(dispatcher: self, runtime: runtime).run(request))
-            } catch let error as WireError {
-                return .failure(id, error)
-            } catch {
-                return .failure(id, Self.wireError(error))
+        switch parsed.request {
+        case .failure(let error): return .failure(parsed.id, error)
+        case .success(let request):
+            if let denied = runtime.policy.check(request, from: peer) { return .failure(parsed.id, denied) }
+            switch request {
+            case .hello: return .success(parsed.id, hello())
+            case .status: return .success(parsed.id, status())
+            default:
+                do {
+                    return .success(parsed.id, try Operations(dispatcher: self, runtime: runtime).run(request))
+                } catch let error as WireError {
+                    return .failure(parsed.id, error)
+                } catch {
+                    return .failure(parsed.id, Self.wireError(error))
+                }
             }
-        }.flatMapErrorThrowing { error in
-            // The pool refused the job (shutting down): the slot was never used.
-            self.inFlight.withLockedValue { $0 -= 1 }
-            return .failure(id, WireError(.busy, "the daemon is shutting down"))
         }
+    }
+
+    /// Runs `work` on the pool in `peer`'s turn, or answers `busy` when it is not admitted.
+    private func schedule(peer: Peer, id: RequestID?, on eventLoop: EventLoop,
+                          _ work: @escaping @Sendable () -> Response) -> EventLoopFuture<Response> {
+        let promise = eventLoop.makePromise(of: Response.self)
+        let job = FairScheduler.Job(
+            run: { promise.succeed(work()) },
+            cancel: { promise.succeed(.failure(id, WireError(.busy, "the daemon is shutting down"))) })
+        if let refusal = scheduler.submit(uid: peer.uid, job) {
+            let response = Response.failure(id, WireError(.busy, refusal))
+            record(response, op: "admission", peer: peer, start: .now())
+            return eventLoop.makeSucceededFuture(response)
+        }
+        return promise.futureResult
+    }
+
+    private static func operationName(_ parsed: RequestLine) -> String {
+        (try? parsed.request.get())?.operation.rawValue ?? "invalid"
     }
 
     /// Maps library errors onto the stable wire codes.
@@ -128,6 +167,7 @@ public final class Dispatcher: Sendable {
             "speakers": .number(Double(runtime.index.count)),
             "workers": .number(Double(workers)),
             "pending": .number(Double(pending)),
+            "connections": .number(Double(connections.count)),
             "requests": .object(counts.mapValues { .number(Double($0)) }),
         ]
     }
@@ -139,6 +179,11 @@ public final class Dispatcher: Sendable {
         case .failure(let error): outcome = error.code.rawValue
         }
         counters.withLockedValue { $0[outcome, default: 0] += 1 }
+        let (write, suppressed) = logLimiter.admit(uid: peer.uid)
+        guard write else { return }
+        if suppressed > 0 {
+            logger.notice("request log lines suppressed", metadata: ["uid": "\(peer.uid)", "suppressed": "\(suppressed)"])
+        }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         // Never log speaker names with scores, embeddings or audio: op, peer, outcome and time only.
         logger.info("request", metadata: ["op": "\(op)", "uid": "\(peer.uid)", "pid": "\(peer.pid)",
@@ -146,4 +191,15 @@ public final class Dispatcher: Sendable {
     }
 
     public static let version = "0.1.0"
+}
+
+extension Request {
+    /// Whether answering takes a worker: everything but the control requests
+    /// touches the store or the network.
+    var needsWorker: Bool {
+        switch self {
+        case .hello, .status: return false
+        default: return true
+        }
+    }
 }

@@ -21,8 +21,10 @@ public final class ModelRuntime: Sendable {
     public let index: SpeakerIndex
     let normalizationStatistics: NormalizationCache?
 
-    /// Loads the model and builds the centroid index from the store.
-    public init(configuration: Configuration, store: EnrollmentStore) throws {
+    /// Loads the model and builds the centroid index from the store, or shares
+    /// `previous`'s index when the model file is the same one: a reload that only
+    /// changes settings must not rebuild (and so race) the index.
+    public init(configuration: Configuration, store: EnrollmentStore, previous: ModelRuntime? = nil) throws {
         self.configuration = configuration
         policy = Policy(configuration: configuration)
         let path = configuration.model
@@ -50,7 +52,11 @@ public final class ModelRuntime: Sendable {
             normalizationStatistics = nil
             threshold = configuration.threshold ?? loaded.metadata.threshold
         }
-        index = try SpeakerIndex(store: store, model: modelID, dimension: loaded.model.architecture.embeddingDimension)
+        if let previous, previous.modelID == modelID {
+            index = previous.index
+        } else {
+            index = try SpeakerIndex(store: store, model: modelID, dimension: loaded.model.architecture.embeddingDimension)
+        }
     }
 
     /// The score used for decisions: cosine, or AS-norm of it.

@@ -40,7 +40,12 @@ struct Operations {
     private func enroll(_ speaker: String, _ audio: AudioSource) throws -> [String: JSONValue] {
         let e = try embed(audio)
         // Stored (and synced to disk) before the index changes and before we answer.
-        let summary = try runtime.index.enroll(speaker: speaker, embedding: e.vector, speechSeconds: e.speechSeconds).summary
+        let summary = try dispatcher.changes.withLock {
+            // A reload may have installed a new runtime since this request began: with the
+            // same model, its index is the one to update (`ModelRuntime` shares it); with
+            // another model this embedding is stale for it and only the store keeps it.
+            try runtime.index.enroll(speaker: speaker, embedding: e.vector, speechSeconds: e.speechSeconds).summary
+        }
         let target = configuration.enrollTargetSeconds
         let needed = max(0, target - summary.speechSeconds)
         return [
@@ -114,7 +119,9 @@ struct Operations {
     }
 
     private func delete(_ speaker: String) throws -> [String: JSONValue] {
-        guard try runtime.index.delete(speaker: speaker) else {
+        // The current runtime's index: one built on a reload must not keep a deleted speaker.
+        let deleted = try dispatcher.changes.withLock { try dispatcher.runtime.index.delete(speaker: speaker) }
+        guard deleted else {
             throw WireError(.unknownSpeaker, "no speaker named \"\(speaker)\" is enrolled")
         }
         return ["speaker": .string(speaker), "deleted": true]

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOPosix
+import VoiceprintProtocol
 
 /// The listening side of voiceprintd: a Unix socket bound here or passed by
 /// systemd (socket activation), one `ConnectionHandler` per accepted client,
@@ -14,7 +15,6 @@ public final class Server: Sendable {
     let group: EventLoopGroup
     let logger: Logger
     private let quiesce: ServerQuiescingHelper
-    private let connections = NIOLockedValueBox(0)
     private let channelBox = NIOLockedValueBox<Channel?>(nil)
     /// Where the socket is, for messages ("fd 3 from systemd" when activated).
     public let endpoint: NIOLockedValueBox<String> = NIOLockedValueBox("")
@@ -36,6 +36,10 @@ public final class Server: Sendable {
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
+            // Half-closed clients (socat, nc -N) still get every answer.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // One read per turn of the loop: a fast uploader cannot starve the other connections.
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
             .childChannelInitializer { [self] channel in initialize(channel) }
         let channel: Channel
         if let fd = SocketActivation.listeningDescriptor() {
@@ -55,23 +59,20 @@ public final class Server: Sendable {
         channelBox.withLockedValue { $0 = channel }
     }
 
+    /// Admits the connection under the total and per-uid limits (a refused one is
+    /// answered `busy` and closed by `RefusalHandler`) and builds its pipeline.
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
-        let admitted = connections.withLockedValue { count -> Bool in
-            guard count < configuration.maxConnections else { return false }
-            count += 1
-            return true
-        }
-        channel.closeFuture.whenComplete { [connections] _ in if admitted { connections.withLockedValue { $0 -= 1 } } }
-        guard admitted else {
-            var buffer = channel.allocator.buffer(capacity: 128)
-            buffer.writeString(#"{"error":{"code":"busy","message":"too many connections; retry shortly"},"ok":false}"# + "\n")
-            return channel.writeAndFlush(buffer).flatMap { channel.close() }
-        }
-        return PeerCredentials.read(channel).flatMapThrowing { [self] peer in
+        PeerCredentials.read(channel).flatMapThrowing { [self] peer in
             let sync = channel.pipeline.syncOperations
-            try sync.addHandler(IdleStateHandler(readTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000))))
-            try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: configuration.maxLineBytes)))
-            try sync.addHandler(ConnectionHandler(dispatcher: dispatcher, peer: peer, logger: logger))
+            let registry = dispatcher.connections
+            if let refusal = registry.admit(uid: peer.uid) {
+                logger.notice("connection refused", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)", "reason": "\(refusal)"])
+                try sync.addHandler(RefusalHandler(WireError(.busy, refusal)))
+                return
+            }
+            channel.closeFuture.whenComplete { _ in registry.release(uid: peer.uid) }
+            try sync.addHandler(ConnectionHandler(dispatcher: dispatcher, peer: peer, configuration: configuration,
+                                                  budget: dispatcher.budget, logger: logger))
         }
     }
 
@@ -90,7 +91,7 @@ public final class Server: Sendable {
         }
     }
 
-    public var connectionCount: Int { connections.withLockedValue { $0 } }
+    public var connectionCount: Int { dispatcher.connections.count }
 }
 
 /// Reads the peer's pid, uid and gid with SO_PEERCRED.

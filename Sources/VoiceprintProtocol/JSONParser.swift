@@ -15,17 +15,25 @@ enum JSONParser {
     static let maximumDepth = 32
 
     static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try parseKeepingID(bytes).value
+    }
+
+    /// Parses like `parse`, and also returns the text of a top-level object's
+    /// `"id"` when it is a number: ids are echoed as sent, and a Double would turn
+    /// 9007199254740993 into 9007199254740992.
+    static func parseKeepingID(_ bytes: [UInt8]) throws(JSONParseError) -> (value: JSONValue, idNumberText: String?) {
         var parser = State(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
-        return value
+        return (value, parser.idNumberText)
     }
 
     struct State {
         let bytes: [UInt8]
         var index = 0
+        var idNumberText: String?
 
         func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
@@ -69,7 +77,12 @@ enum JSONParser {
                 index += 1
                 skipWhitespace()
                 guard fields[key] == nil else { throw error("duplicate key \"\(key)\"") }
-                fields[key] = try value(depth: depth + 1)
+                let start = index
+                let parsed = try value(depth: depth + 1)
+                if depth == 0, key == "id", case .number = parsed {
+                    idNumberText = String(decoding: bytes[start..<index], as: UTF8.self)
+                }
+                fields[key] = parsed
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unterminated object") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -69,6 +69,11 @@ public enum JSONValue: Sendable, Equatable {
         try JSONParser.parse(Array(bytes))
     }
 
+    /// Parses one JSON text and returns the literal text of a top-level `"id"` number.
+    public static func parseKeepingID(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> (value: JSONValue, idNumberText: String?) {
+        try JSONParser.parseKeepingID(Array(bytes))
+    }
+
     /// A short description of the JSON type, for error messages.
     public var typeName: String {
         switch self {

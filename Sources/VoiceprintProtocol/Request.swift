@@ -14,12 +14,17 @@ public enum AudioSource: Sendable, Equatable {
 /// A request id, echoed verbatim in the response.
 public enum RequestID: Sendable, Equatable, Hashable {
     case string(String)
-    case number(Double)
+    /// A number as its JSON text, exactly as the client wrote it (no round trip through Double).
+    case number(String)
 
-    public var json: JSONValue {
+    /// A numeric id from an integer.
+    public static func integer(_ n: Int) -> RequestID { .number(String(n)) }
+
+    /// The id's JSON text.
+    public var text: String {
         switch self {
-        case .string(let s): return .string(s)
-        case .number(let n): return .number(n)
+        case .string(let s): return JSONValue.string(s).encoded
+        case .number(let literal): return literal
         }
     }
 }
@@ -55,7 +60,6 @@ public enum Request: Sendable, Equatable {
     /// The request as one wire line (without the newline), for clients.
     public func encoded(id: RequestID? = nil) -> String {
         var fields: [String: JSONValue] = ["op": .string(operation.rawValue)]
-        if let id { fields["id"] = id.json }
         func audio(_ source: AudioSource) -> JSONValue {
             switch source {
             case .data(let bytes): return ["data": .string(Data(bytes).base64EncodedString())]
@@ -79,7 +83,8 @@ public enum Request: Sendable, Equatable {
         case .embed(let source):
             fields["audio"] = audio(source)
         }
-        return JSONValue.object(fields).encoded
+        guard let id else { return JSONValue.object(fields).encoded }
+        return Response.encode(fields, id: id)
     }
 }
 
@@ -97,7 +102,8 @@ public enum RequestParser {
     /// becomes a `WireError` naming the field and what was expected.
     public static func parse(_ line: some Collection<UInt8>) -> RequestLine {
         let value: JSONValue
-        do { value = try JSONValue.parse(line) } catch {
+        let idNumberText: String?
+        do { (value, idNumberText) = try JSONValue.parseKeepingID(line) } catch {
             return RequestLine(id: nil, request: .failure(WireError(.badRequest, "\(error)")))
         }
         guard case .object(let fields) = value else {
@@ -107,7 +113,7 @@ public enum RequestParser {
         switch fields["id"] {
         case nil, .null?: break
         case .string(let s)?: id = .string(s)
-        case .number(let n)?: id = .number(n)
+        case .number?: id = idNumberText.map(RequestID.number)
         case let other?:
             return RequestLine(id: nil, request: .failure(WireError(.badRequest, "field \"id\" must be a string or a number, got \(other.typeName)")))
         }

@@ -27,20 +27,31 @@ public struct Response: Sendable, Equatable {
         case .failure(let error):
             fields = ["ok": false, "error": ["code": .string(error.code.rawValue), "message": .string(error.message)]]
         }
-        if let id { fields["id"] = id.json }
-        return JSONValue.object(fields).encoded
+        guard let id else { return JSONValue.object(fields).encoded }
+        return Self.encode(fields, id: id)
+    }
+
+    /// An object with sorted keys whose `"id"` is written as its literal text.
+    static func encode(_ fields: [String: JSONValue], id: RequestID) -> String {
+        var keys = Array(fields.keys.filter { $0 != "id" })
+        keys.append("id")
+        let members = keys.sorted().map { key in
+            JSONValue.string(key).encoded + ":" + (key == "id" ? id.text : fields[key]!.encoded)
+        }
+        return "{" + members.joined(separator: ",") + "}"
     }
 
     /// Parses a response line (for clients).
     public init(parsing line: some Collection<UInt8>) throws(WireError) {
         let value: JSONValue
-        do { value = try JSONValue.parse(line) } catch { throw WireError(.internal, "daemon sent invalid JSON: \(error)") }
+        let idNumberText: String?
+        do { (value, idNumberText) = try JSONValue.parseKeepingID(line) } catch { throw WireError(.internal, "daemon sent invalid JSON: \(error)") }
         guard case .object(var fields) = value, case .bool(let ok)? = fields.removeValue(forKey: "ok") else {
             throw WireError(.internal, "daemon sent a response without \"ok\"")
         }
         switch fields.removeValue(forKey: "id") {
         case .string(let s)?: id = .string(s)
-        case .number(let n)?: id = .number(n)
+        case .number?: id = idNumberText.map(RequestID.number)
         default: id = nil
         }
         if ok {

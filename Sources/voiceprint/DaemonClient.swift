@@ -47,7 +47,7 @@ final class DaemonClient {
 
     /// Sends one request and waits for its response.
     func send(_ request: Request) throws -> Response {
-        var line = Array(request.encoded(id: .number(1)).utf8)
+        var line = Array(request.encoded(id: .integer(1)).utf8)
         line.append(UInt8(ascii: "\n"))
         var offset = 0
         while offset < line.count {

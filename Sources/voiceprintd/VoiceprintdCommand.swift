@@ -35,7 +35,12 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     @Option(help: "Most concurrent connections.") var maxConnections: String?
     @Option(help: "Worker threads (0: one per core).") var workers: String?
     @Option(help: "Queued requests before answering busy.") var maxQueue: String?
-    @Option(help: "Idle connection timeout in seconds.") var idleTimeout: String?
+    @Option(help: "Seconds without a request (keep-alives do not count) before an idle connection is closed.") var idleTimeout: String?
+    @Option(help: "Requests in flight or unread per connection before the daemon stops reading it.") var maxInflightPerConnection: String?
+    @Option(help: "Bytes of request lines held across all connections (partial and queued).") var maxBufferedBytes: String?
+    @Option(help: "Connections per peer uid (0: a quarter of max-connections).") var maxConnectionsPerUid: String?
+    @Option(help: "Queued requests per peer uid (0: a quarter of max-queue).") var maxQueuePerUid: String?
+    @Option(help: "Seconds a request line may take to arrive once its first byte is in.") var requestDeadline: String?
     @Option(help: "Decision threshold override (cosine), or 'model'.") var threshold: String?
     @Option(help: "Score normalisation: none or as-norm.") var scoreNormalization: String?
     @Option(help: "Log level.") var logLevel: String?
@@ -49,7 +54,9 @@ struct VoiceprintdCommand: AsyncParsableCommand {
             ("model", model), ("admin_group", adminGroup), ("self_service", selfService), ("allow_paths", allowPaths),
             ("max_line_bytes", maxLineBytes), ("max_audio_seconds", maxAudioSeconds), ("min_speech_seconds", minSpeechSeconds),
             ("enroll_target_seconds", enrollTargetSeconds), ("max_connections", maxConnections), ("workers", workers),
-            ("max_queue", maxQueue), ("idle_timeout", idleTimeout), ("threshold", threshold),
+            ("max_queue", maxQueue), ("idle_timeout", idleTimeout), ("max_inflight_per_connection", maxInflightPerConnection),
+            ("max_buffered_bytes", maxBufferedBytes), ("max_connections_per_uid", maxConnectionsPerUid),
+            ("max_queue_per_uid", maxQueuePerUid), ("request_deadline", requestDeadline), ("threshold", threshold),
             ("score_normalization", scoreNormalization), ("log_level", logLevel),
         ]
         for (key, value) in flags { if let value { try configuration.set(key, value, source: "--\(key.replacingOccurrences(of: "_", with: "-"))") } }
@@ -57,6 +64,9 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First of all: systemd's ExecReload may send SIGHUP while we are still starting,
+        // and its default action would kill us. Signals from now on are queued for `Daemon`.
+        let hangups = SignalStream.make(SIGHUP)
         let configuration: VoiceprintDaemon.Configuration
         do { configuration = try effectiveConfiguration() } catch {
             FileHandle.standardError.write(Data("voiceprintd: \(error)\n".utf8))
@@ -71,7 +81,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
         }
         let daemon: Daemon
         do {
-            daemon = try Daemon(configuration: configuration, logger: logger, reloadConfiguration: { [self] in try effectiveConfiguration() })
+            daemon = try Daemon(configuration: configuration, logger: logger, hangups: hangups, reloadConfiguration: { [self] in try effectiveConfiguration() })
         } catch {
             FileHandle.standardError.write(Data("voiceprintd: \(error)\n".utf8))
             throw ExitCode(1)

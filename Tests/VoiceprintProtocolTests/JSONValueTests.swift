@@ -29,8 +29,19 @@ import VoiceprintProtocol
         let ok = Response.success(.string("7"), ["speaker": "alice", "score": 0.75])
         #expect(ok.encoded == #"{"id":"7","ok":true,"score":0.75,"speaker":"alice"}"#)
         #expect(try Response(parsing: Array(ok.encoded.utf8)) == ok)
-        let bad = Response.failure(.number(3), WireError(.unknownSpeaker, "no speaker \"bob\""))
+        let bad = Response.failure(.integer(3), WireError(.unknownSpeaker, "no speaker \"bob\""))
         #expect(bad.encoded == #"{"error":{"code":"unknown_speaker","message":"no speaker \"bob\""},"id":3,"ok":false}"#)
         #expect(try Response(parsing: Array(bad.encoded.utf8)) == bad)
+    }
+
+    @Test func numericIDsAreEchoedAsTheirExactText() throws {
+        // Beyond 2^53 a Double would answer 9007199254740992.0; fractions and exponents keep their spelling.
+        for text in ["9007199254740993", "-0", "1.50", "2e3", "123456789012345678901234567890"] {
+            let line = RequestParser.parse(Array(#"{"op":"hello","id":\#(text)}"#.utf8))
+            #expect(line.id == .number(text))
+            let encoded = Response.success(line.id, [:]).encoded
+            #expect(encoded == #"{"id":\#(text),"ok":true}"#)
+            #expect(try Response(parsing: Array(encoded.utf8)).id == .number(text))
+        }
     }
 }

@@ -20,8 +20,8 @@ import VoiceprintProtocol
             .delete(speaker: "carol"), .embed(audio: audio),
         ]
         for (i, request) in requests.enumerated() {
-            let line = parse(request.encoded(id: .number(Double(i))))
-            #expect(line.id == .number(Double(i)))
+            let line = parse(request.encoded(id: .integer(i)))
+            #expect(line.id == .integer(i))
             #expect(try line.request.get() == request)
         }
     }
