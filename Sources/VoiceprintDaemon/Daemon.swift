@@ -76,7 +76,7 @@ public final class Daemon: Service, Sendable {
     /// SIGHUP: reload the configuration and the model (rebuilding the index
     /// for it) without dropping connections; if either fails, the old ones stay.
     /// The socket, state directory and worker count only change on restart.
-    func reload() {
+    public func reload() {
         notifier.reloading()
         do {
             let configuration = try reloadConfiguration()

@@ -168,6 +168,7 @@ public final class Dispatcher: Sendable {
             "workers": .number(Double(workers)),
             "pending": .number(Double(pending)),
             "connections": .number(Double(connections.count)),
+            "buffered_bytes": .number(Double(budget.inUse)),
             "requests": .object(counts.mapValues { .number(Double($0)) }),
         ]
     }
