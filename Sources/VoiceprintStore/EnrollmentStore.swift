@@ -19,14 +19,15 @@ public final class EnrollmentStore: Sendable {
     /// already caches the file, and the hot B-tree interior pages fit in this.
     static let pageCacheKiB = 512
 
-    /// Opens (creating if needed) the database at `path`, mode 0600.
+    /// Opens the store at `path`, creating it (mode 0600) with its marker
+    /// `<path>.id` in a new state directory, and refuses one that was used and
+    /// is now missing, empty, unreadable or another store (`StoreFiles`).
+    /// One store per file per process: the checks before SQLite opens the file
+    /// would drop an open store's locks on it.
     public init(path: String) throws(StoreError) {
         self.path = path
-        // SQLite gives the -wal and -shm files the main file's mode, so create it 0600 first.
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        fchmod(fd, 0o600)
-        close(fd)
+        let files = StoreFiles(store: path)
+        let (recordedID, checked) = try files.check()
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -36,6 +37,25 @@ public final class EnrollmentStore: Sendable {
         configuration.busyMode = .timeout(5)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw files.unreadable(recordedID: recordedID, reason: "\(error)")
+        }
+        try files.confirmUnchanged(checked)
+        if let recordedID {
+            // Before any migration: migrating an emptied file would give it a new schema and a new id.
+            let identity: StoreMigrations.Identity
+            do { identity = try pool.read(StoreMigrations.identity) } catch {
+                throw files.unreadable(recordedID: recordedID, reason: "\(error)")
+            }
+            switch identity {
+            case .noSchema: throw .storeLost(store: path, marker: files.marker, problem: "holds no enrollment store (no schema)")
+            case .unidentified: throw .storeReplaced(store: path, marker: files.marker, storeID: nil, markerID: recordedID)
+            case .id(let id) where id != recordedID:
+                throw .storeReplaced(store: path, marker: files.marker, storeID: id, markerID: recordedID)
+            case .id: break
+            }
+        }
+        do {
             try StoreMigrations.migrator.migrate(pool)
             // A cheap structural check, so a damaged file is reported at startup, not mid-request.
             let check = try pool.read { try String.fetchOne($0, sql: "PRAGMA quick_check") }
@@ -44,6 +64,15 @@ public final class EnrollmentStore: Sendable {
             throw error
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
+        }
+        if recordedID == nil {
+            // New, or from before markers: the id is committed (synchronous = FULL) before the
+            // marker names it, so a crash in between leaves a store that is adopted again.
+            // Only a file edited by hand records v3 as applied without its row: a damaged store.
+            guard case .id(let id) = try read(StoreMigrations.identity) else {
+                throw .cannotOpen(path: path, reason: "its schema is current but its store_identity row is missing")
+            }
+            try files.writeMarker(id: id)
         }
     }
 

@@ -51,7 +51,38 @@ enum StoreMigrations {
             try db.execute(sql: "CREATE INDEX utterance_speaker ON utterance(speaker_id)")
             try backfillCentroidCodes(db)
         }
+        migrator.registerMigration("v3") { db in
+            // The store's identity, mirrored by the marker file beside it (`StoreFiles`), so that
+            // a store that lost its contents, or was swapped for another, is refused instead of
+            // opened as new. One row. The id is random, not seeded: two stores must never share
+            // one. For a store upgraded from v2, `created` is the time of the upgrade.
+            try db.execute(sql: """
+                CREATE TABLE store_identity (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    id TEXT NOT NULL,
+                    created REAL NOT NULL
+                );
+                """)
+            try db.execute(sql: "INSERT INTO store_identity(singleton, id, created) VALUES (1, ?, ?)",
+                           arguments: [UUID().uuidString.lowercased(), Date().timeIntervalSince1970])
+        }
         return migrator
+    }
+
+    /// What a database file holds, read before any migration runs on it.
+    enum Identity: Equatable {
+        /// No store schema at all: a new or emptied database.
+        case noSchema
+        /// A store written before v3, which had no identity.
+        case unidentified
+        case id(String)
+    }
+
+    static func identity(_ db: Database) throws -> Identity {
+        guard try db.tableExists("store_identity") else { return try db.tableExists("speaker") ? .unidentified : .noSchema }
+        // v3 inserts the row in the transaction that creates the table: a table without it is not ours.
+        guard let id = try String.fetchOne(db, sql: "SELECT id FROM store_identity WHERE singleton = 1") else { return .noSchema }
+        return .id(id)
     }
 
     /// Replays every speaker's utterances, per model, in the order they were

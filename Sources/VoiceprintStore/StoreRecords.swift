@@ -59,23 +59,6 @@ public struct Enrollment: Sendable, Equatable {
     }
 }
 
-/// Why the store refused or failed.
-public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    case cannotOpen(path: String, reason: String)
-    case unknownSpeaker(String)
-    case dimensionMismatch(got: Int, expected: Int)
-    case database(String)
-
-    public var description: String {
-        switch self {
-        case .cannotOpen(let path, let reason): return "\(path): cannot open the enrollment store: \(reason)"
-        case .unknownSpeaker(let name): return "no speaker named \"\(name)\" is enrolled"
-        case .dimensionMismatch(let got, let expected): return "embedding has \(got) values; the store holds \(expected)-d embeddings for this model"
-        case .database(let message): return "enrollment store: \(message)"
-        }
-    }
-}
-
 enum EmbeddingBlob {
     /// Little-endian float32, the same bytes as the model file uses.
     static func encode(_ vector: [Float]) -> Data {
