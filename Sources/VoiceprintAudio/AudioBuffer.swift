@@ -19,20 +19,28 @@ public struct AudioBuffer: Sendable, Equatable {
     public static func mixdown(interleaved: [Float], channels: Int) -> [Float] {
         precondition(channels > 0 && interleaved.count % channels == 0, "interleaved length must be a multiple of channels")
         if channels == 1 { return interleaved }
-        let frames = interleaved.count / channels
-        let scale = 1 / Float(channels)
-        var mono = [Float](repeating: 0, count: frames)
+        var mono = [Float](repeating: 0, count: interleaved.count / channels)
         interleaved.withUnsafeBufferPointer { src in
-            mono.withUnsafeMutableBufferPointer { dst in
-                for frame in 0..<frames {
-                    var sum: Float = 0
-                    let base = frame * channels
-                    for channel in 0..<channels { sum += src[base + channel] }
-                    dst[frame] = sum * scale
-                }
-            }
+            mono.withUnsafeMutableBufferPointer { mixdown(src, channels: channels, into: $0) }
         }
         return mono
+    }
+
+    /// The same average, written into `mono` (at least one slot per frame), so the
+    /// decoder can mix each chunk down in a buffer it reuses.
+    public static func mixdown(
+        _ interleaved: UnsafeBufferPointer<Float>, channels: Int, into mono: UnsafeMutableBufferPointer<Float>
+    ) {
+        precondition(channels > 0 && interleaved.count % channels == 0, "interleaved length must be a multiple of channels")
+        let frames = interleaved.count / channels
+        precondition(mono.count >= frames, "mono buffer holds \(mono.count) of \(frames) frames")
+        let scale = 1 / Float(channels)
+        for frame in 0..<frames {
+            var sum: Float = 0
+            let base = frame * channels
+            for channel in 0..<channels { sum += interleaved[base + channel] }
+            mono[frame] = sum * scale
+        }
     }
 
     /// Level statistics for quality warnings (too quiet, clipped).

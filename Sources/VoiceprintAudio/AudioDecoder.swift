@@ -9,6 +9,16 @@ public struct AudioDecoderOptions: Sendable, Equatable {
     public var maximumSeconds: Double = 300
     /// Resampling quality. Default `.high` (libsoxr HQ, 20-bit).
     public var resamplerQuality: Resampler.Quality = .high
+    /// Lowest accepted input sample rate in Hz. Default 8 000 (telephone audio).
+    /// Resampling cost grows with the output/input ratio: a 100-frame file that
+    /// claims 1 Hz would be stretched 16 000-fold, seconds of CPU for a few bytes.
+    public var minimumSampleRate: Int = 8_000
+    /// Highest accepted input sample rate in Hz. Default 192 000, the highest rate
+    /// recorders and studio files use; decode cost grows with it.
+    public var maximumSampleRate: Int = 192_000
+    /// Most channels accepted. Default 8 (7.1 surround); every channel is
+    /// decoded before mixdown, so the cost grows with the count.
+    public var maximumChannels: Int = 8
 
     public init() {}
 }
@@ -43,13 +53,18 @@ public struct AudioDecoder: Sendable {
 
     private func decode(_ file: SoundFile) throws(AudioError) -> DecodedAudio {
         let info = file.info
+        let maxFrames = try checkBudget(file)
         let channels = info.channels
-        let maxFrames = Int(options.maximumSeconds * Double(info.sampleRate))
-        // Mix down chunk by chunk: never hold the interleaved signal.
-        var mono = [Float]()
-        mono.reserveCapacity(min(max(info.frames, 0), maxFrames))
+        // Decode, mix down and resample chunk by chunk: only the 16 kHz output is
+        // held, never the signal at the input rate (2 min at 192 kHz × 8 ch is 737 MB of Float).
+        let resampler = Resampler(from: Double(info.sampleRate), to: Double(options.sampleRate),
+                                  quality: options.resamplerQuality,
+                                  expectedInputCount: min(file.announcedFrames ?? 0, maxFrames))
+        let chunkFrames = 16_384
+        var mono = [Float](repeating: 0, count: channels == 1 ? 0 : chunkFrames)
+        var framesRead = 0
         var peak: Float = 0
-        try file.readChunks(maxFrames: maxFrames) { (chunk) throws(AudioError) in
+        try file.readChunks(maxFrames: maxFrames, chunkFrames: chunkFrames) { (chunk) throws(AudioError) in
             // Branch-free scan first (it vectorises); find the offending frame only on failure.
             var chunkPeak: Float = 0
             var allFinite = true
@@ -59,58 +74,56 @@ public struct AudioDecoder: Sendable {
             }
             guard allFinite else {
                 let index = chunk.firstIndex { !$0.isFinite }!
-                throw .nonFiniteSamples(source: file.source, frame: mono.count + index / channels)
+                throw .nonFiniteSamples(source: file.source, frame: framesRead + index / channels)
             }
             peak = max(peak, chunkPeak)
-            mono.append(contentsOf: channels == 1 ? Array(chunk) : AudioBuffer.mixdown(interleaved: Array(chunk), channels: channels))
+            let frames = chunk.count / channels
+            if channels == 1 {
+                resampler.process(chunk)
+            } else {
+                mono.withUnsafeMutableBufferPointer { AudioBuffer.mixdown(chunk, channels: channels, into: $0) }
+                mono.withUnsafeBufferPointer { resampler.process(UnsafeBufferPointer(rebasing: $0[0..<frames])) }
+            }
+            framesRead += frames
         }
-        guard !mono.isEmpty else { throw .noSamples(source: file.source) }
-
-        // A header that promises more than the data delivers means a cut-off file.
-        // Compressed streams only estimate their length, so only PCM-like
-        // encodings are held to it.
-        if Self.hasExactLength(info), info.frames > mono.count {
-            throw .corrupt(source: file.source, detail: "header announces \(info.frames) frames, data holds \(mono.count)")
-        }
-        if let truncation = Self.truncationNote(in: file.parserLog) {
+        // Before `noSamples`: a file cut right after its header is corrupt, not empty.
+        if let truncation = file.truncation(framesRead: framesRead) {
             throw .corrupt(source: file.source, detail: truncation)
         }
+        guard framesRead > 0 else { throw .noSamples(source: file.source) }
 
-        // Scaling commutes with averaging, so the mono signal is scaled instead of every channel.
+        var samples = resampler.finish()
+        // The peak is only known at the end. Averaging and resampling are linear,
+        // so scaling their output equals scaling every channel (up to float rounding).
         var gain: Float = 1
         if peak > 1 {
             gain = 1 / peak
-            for index in mono.indices { mono[index] *= gain }
+            for index in samples.indices { samples[index] *= gain }
         }
-        let resampled = Resampler(quality: options.resamplerQuality)
-            .resample(mono, from: Double(info.sampleRate), to: Double(options.sampleRate))
         return DecodedAudio(
-            audio: AudioBuffer(samples: resampled, sampleRate: options.sampleRate),
+            audio: AudioBuffer(samples: samples, sampleRate: options.sampleRate),
             original: info,
             gainApplied: gain)
     }
 
-    private static func hasExactLength(_ info: AudioFileInfo) -> Bool {
-        let exact = ["PCM", "Float", "Double", "U-Law", "A-Law"]
-        return exact.contains { info.encoding.contains($0) } && !info.container.contains("FLAC")
-    }
-
-    /// libsndfile opens a WAV/AIFF whose data chunk is cut short and quietly
-    /// reads less; its parser log is the only place that says so, as
-    /// "data : 178128 (should be 29956)". Programs that write to a pipe
-    /// (`arecord`, `espeak-ng --stdout`) cannot seek back to fill in the size and
-    /// leave a placeholder near 2³¹ or 2³², so those are taken as "until end of file".
-    static func truncationNote(in log: String) -> String? {
-        for line in log.split(separator: "\n") {
-            let text = line.trimmingCharacters(in: .whitespaces)
-            guard text.hasPrefix("data"), text.contains("(should be") else { continue }
-            let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-            guard numbers.count >= 2 else { continue }
-            let (claimed, present) = (numbers[0], numbers[1])
-            if claimed > present && claimed < 0x7F00_0000 {
-                return "data chunk announces \(claimed) bytes but only \(present) are present"
-            }
+    /// The decode budget, judged from the header before any sample is decoded:
+    /// a hostile peer must not buy seconds of CPU or megabytes of memory with a
+    /// few bytes. Returns the most frames reading may deliver.
+    private func checkBudget(_ file: SoundFile) throws(AudioError) -> Int {
+        let info = file.info
+        let (low, high) = (options.minimumSampleRate, options.maximumSampleRate)
+        guard info.sampleRate >= low && info.sampleRate <= high else {
+            throw .invalidParameters(source: file.source,
+                                     detail: "sample rate \(info.sampleRate) Hz is outside \(low)–\(high) Hz")
         }
-        return nil
+        guard info.channels <= options.maximumChannels else {
+            throw .invalidParameters(source: file.source,
+                                     detail: "channel count \(info.channels) is outside 1–\(options.maximumChannels)")
+        }
+        // MP3 and Ogg only estimate this; `readChunks` holds the limit again while reading.
+        if let announced = file.announcedFrames, Double(announced) > options.maximumSeconds * Double(info.sampleRate) {
+            throw .tooLong(source: file.source, seconds: info.seconds, maximum: options.maximumSeconds)
+        }
+        return Int(options.maximumSeconds * Double(info.sampleRate))
     }
 }

@@ -14,6 +14,7 @@ public enum AudioFileFormat: String, CaseIterable, Sendable, CustomStringConvert
     case oggOpus = "ogg-opus"
     case mp3 = "mp3"
     case aiff16 = "aiff16"
+    case au16 = "au16"
 
     public var description: String { rawValue }
 
@@ -26,6 +27,7 @@ public enum AudioFileFormat: String, CaseIterable, Sendable, CustomStringConvert
         case .oggOpus: return "opus"
         case .mp3: return "mp3"
         case .aiff16: return "aiff"
+        case .au16: return "au"
         }
     }
 

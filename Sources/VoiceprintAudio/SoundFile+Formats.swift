@@ -17,6 +17,7 @@ extension SoundFile {
         case .oggOpus: code = SF_FORMAT_OGG | SF_FORMAT_OPUS
         case .mp3: code = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III
         case .aiff16: code = SF_FORMAT_AIFF | SF_FORMAT_PCM_16
+        case .au16: code = SF_FORMAT_AU | SF_FORMAT_PCM_16
         }
         return Int32(code)
     }

@@ -24,6 +24,8 @@ public final class SoundFile {
     private let handle: OpaquePointer
     /// Backs virtual I/O; must outlive `handle`, which holds an unretained pointer to it.
     private let memory: MemoryFile?
+    /// libsndfile's container|encoding code, for judging how exact the header's length is.
+    let format: Int32
     /// Where the audio came from, used in every error message.
     public let source: String
     public let info: AudioFileInfo
@@ -63,6 +65,7 @@ public final class SoundFile {
         self.handle = handle
         self.memory = memory
         self.source = source
+        self.format = Int32(sfInfo.format)
         self.info = AudioFileInfo(
             container: Self.formatName(Int32(sfInfo.format) & Int32(SF_FORMAT_TYPEMASK), major: true),
             encoding: Self.formatName(Int32(sfInfo.format) & Int32(SF_FORMAT_SUBMASK), major: false),
@@ -70,11 +73,12 @@ public final class SoundFile {
             channels: Int(sfInfo.channels),
             frames: Int(clamping: sfInfo.frames)
         )
-        guard info.sampleRate > 0, info.sampleRate <= 768_000 else {
-            throw .invalidParameters(source: source, detail: "sample rate \(info.sampleRate) Hz")
+        // Sanity limits for any caller; the decoder applies its own, tighter budget.
+        guard (1...768_000).contains(info.sampleRate) else {
+            throw .invalidParameters(source: source, detail: "sample rate \(info.sampleRate) Hz is outside 1–768000 Hz")
         }
-        guard info.channels > 0, info.channels <= 256 else {
-            throw .invalidParameters(source: source, detail: "\(info.channels) channels")
+        guard (1...256).contains(info.channels) else {
+            throw .invalidParameters(source: source, detail: "\(info.channels) channels is outside 1–256")
         }
     }
 
@@ -97,6 +101,12 @@ public final class SoundFile {
     /// whole interleaved signal: a 5-minute 48 kHz stereo upload would be 115 MB.
     ///
     /// - Parameter maxFrames: stop with `.tooLong` once more frames than this arrive.
+    /// The header's frame count, or nil where libsndfile does not know it (a FLAC
+    /// stream written without seeking back reports 0 frames, bumped to SF_COUNT_MAX).
+    public var announcedFrames: Int? {
+        info.frames < Int(Int64.max / 2) ? info.frames : nil
+    }
+
     public func readChunks(
         maxFrames: Int, chunkFrames: Int = 16_384, _ body: (UnsafeBufferPointer<Float>) throws(AudioError) -> Void
     ) throws(AudioError) {
@@ -104,7 +114,7 @@ public final class SoundFile {
         let limitSeconds = Double(maxFrames) / Double(info.sampleRate)
         // The header's count is only a hint (MP3 estimates it, a truncated WAV
         // overstates it), so it is checked up front and the limit enforced again while reading.
-        if info.frames > maxFrames, info.frames < Int(Int64.max / 2) {
+        if let announced = announcedFrames, announced > maxFrames {
             throw .tooLong(source: source, seconds: info.seconds, maximum: limitSeconds)
         }
         var chunk = [Float](repeating: 0, count: chunkFrames * channels)
@@ -121,7 +131,9 @@ public final class SoundFile {
             }
         }
         if sf_error(handle) != 0 {
-            throw .corrupt(source: source, detail: String(cString: sf_strerror(handle)))
+            // Where a FLAC cut falls decides whether libsndfile also reports "flac
+            // decoder lost sync"; the frame count names the damage either way.
+            throw .corrupt(source: source, detail: truncation(framesRead: total) ?? String(cString: sf_strerror(handle)))
         }
     }
 
@@ -173,7 +185,21 @@ extension SoundFile {
         guard let handle = sf_open(path, Int32(SFM_WRITE), &sfInfo) else {
             throw .encodingFailed(destination: path, detail: String(cString: sf_strerror(nil)))
         }
-        try writeAndClose(handle, samples: samples, channels: channels, destination: path)
+        try writeAndClose(handle, channels: channels, destination: path) { first in
+            first ? samples : nil
+        }
+    }
+
+    /// Encodes a signal too long to hold in memory: `next` returns the next chunk
+    /// of interleaved samples (whole frames), then nil at the end.
+    public static func write(
+        sampleRate: Int, channels: Int, format: AudioFileFormat, to path: String, chunks next: () -> [Float]?
+    ) throws(AudioError) {
+        var sfInfo = try makeInfo(sampleRate: sampleRate, channels: channels, format: format, destination: path)
+        guard let handle = sf_open(path, Int32(SFM_WRITE), &sfInfo) else {
+            throw .encodingFailed(destination: path, detail: String(cString: sf_strerror(nil)))
+        }
+        try writeAndClose(handle, channels: channels, destination: path) { _ in next() }
     }
 
     /// Encodes interleaved samples into a complete file held in memory.
@@ -188,7 +214,9 @@ extension SoundFile {
         guard let handle = sf_open_virtual(&io, Int32(SFM_WRITE), &sfInfo, user) else {
             throw .encodingFailed(destination: destination, detail: String(cString: sf_strerror(nil)))
         }
-        try writeAndClose(handle, samples: samples, channels: channels, destination: destination)
+        try writeAndClose(handle, channels: channels, destination: destination) { first in
+            first ? samples : nil
+        }
         return memory.bytes
     }
 
@@ -205,14 +233,20 @@ extension SoundFile {
         return sfInfo
     }
 
+    /// Writes the chunks `next` returns (called with true for the first) until it returns nil.
     private static func writeAndClose(
-        _ handle: OpaquePointer, samples: [Float], channels: Int, destination: String
+        _ handle: OpaquePointer, channels: Int, destination: String, next: (Bool) -> [Float]?
     ) throws(AudioError) {
         // Without this, float input beyond ±1 wraps around in integer encodings.
         sf_command(handle, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
-        let frames = samples.count / channels
-        let written = samples.withUnsafeBufferPointer { sf_writef_float(handle, $0.baseAddress, sf_count_t(frames)) }
-        let failure = written != frames ? String(cString: sf_strerror(handle)) : nil
+        var failure: String?
+        var first = true
+        while failure == nil, let samples = next(first) {
+            first = false
+            let frames = samples.count / channels
+            let written = samples.withUnsafeBufferPointer { sf_writef_float(handle, $0.baseAddress, sf_count_t(frames)) }
+            if written != frames { failure = String(cString: sf_strerror(handle)) }
+        }
         sf_close(handle)
         if let failure { throw .encodingFailed(destination: destination, detail: failure) }
     }

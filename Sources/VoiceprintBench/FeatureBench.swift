@@ -25,7 +25,7 @@ struct FeatureBench: ParsableCommand {
         let wav16 = workDir + "/bench-16k.wav"
         let flac44 = workDir + "/bench-44k-stereo.flac"
         try SoundFile.write(signal, sampleRate: 16_000, channels: 1, format: .wavPCM16, to: wav16)
-        let signal44 = Resampler().resample(signal, from: 16_000, to: 44_100)
+        let signal44 = Resampler.resample(signal, from: 16_000, to: 44_100)
         try SoundFile.write(zip(signal44, signal44).flatMap { [$0, $1 * 0.9] }, sampleRate: 44_100, channels: 2,
                             format: .flac16, to: flac44)
         print("signal: \(Int(seconds)) s; files in \(workDir)")
@@ -64,7 +64,7 @@ struct FeatureBench: ParsableCommand {
         })
         let mono44 = signal44
         results.append(Measurement.time("resample 44.1→16 kHz alone (soxr HQ)", work: seconds, repeats: repeats) {
-            _ = Resampler().resample(mono44, from: 44_100, to: 16_000)
+            _ = Resampler.resample(mono44, from: 44_100, to: 16_000)
         })
         results.append(try Measurement.time("44.1 kHz stereo FLAC: libsndfile read alone", work: seconds, repeats: repeats) {
             _ = try SoundFile(path: flac44).readAllFrames(maxFrames: Int.max / 4)

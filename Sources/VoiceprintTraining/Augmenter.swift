@@ -109,7 +109,7 @@ public struct Augmenter: Sendable {
     /// Plays the signal `factor` times faster (Kaldi-style speed perturbation: tempo
     /// and pitch together) by resampling and keeping the nominal rate.
     public static func changeSpeed(_ samples: [Float], factor: Double) -> [Float] {
-        Resampler(quality: .medium).resample(samples, from: 16_000 * factor, to: 16_000)
+        Resampler.resample(samples, from: 16_000 * factor, to: 16_000, quality: .medium)
     }
 
     public static func applyGain(_ samples: inout [Float], dB: Double) {

@@ -36,7 +36,7 @@ public enum ChannelSimulator {
     public static func transcode(_ samples: [Float], codec: Codec) -> [Float] {
         guard samples.count > 320 else { return samples }
         let rate = codec.sampleRate
-        let narrow = rate == 16_000 ? samples : Resampler(quality: .medium).resample(samples, from: 16_000, to: Double(rate))
+        let narrow = rate == 16_000 ? samples : Resampler.resample(samples, from: 16_000, to: Double(rate), quality: .medium)
         var options = AudioDecoderOptions()
         options.sampleRate = 16_000
         guard let bytes = try? SoundFile.encode(narrow.map { max(-1, min(1, $0)) }, sampleRate: rate, channels: 1,

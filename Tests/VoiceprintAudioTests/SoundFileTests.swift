@@ -4,7 +4,7 @@ import VoiceprintAudio
 import VoiceprintTestSupport
 
 @Suite struct SoundFileTests {
-    static let lossless: [AudioFileFormat] = [.wavPCM16, .wavPCM24, .wavPCM32, .wavFloat, .flac16, .aiff16]
+    static let lossless: [AudioFileFormat] = [.wavPCM16, .wavPCM24, .wavPCM32, .wavFloat, .flac16, .aiff16, .au16]
 
     /// Worst-case error a lossless encoding may introduce: one quantisation step.
     static func quantisationStep(_ format: AudioFileFormat) -> Float {
@@ -83,6 +83,53 @@ import VoiceprintTestSupport
         // Opus cannot run at 44.1 kHz.
         #expect(throws: AudioError.self) {
             try SoundFile.encode([0, 0, 0], sampleRate: 44_100, channels: 1, format: .oggOpus)
+        }
+    }
+
+    @Test(arguments: [AudioFileFormat.wavPCM16, .flac16])
+    func chunkedWritingMakesTheSameFile(format: AudioFileFormat) throws {
+        let dir = try TemporaryDirectory()
+        let noise = TestSignals.noise(seconds: 1, sampleRate: 16_000, rmsDBFS: -20, seed: 4)
+        let whole = dir.file("whole.\(format.fileExtension)")
+        let chunked = dir.file("chunked.\(format.fileExtension)")
+        try SoundFile.write(noise, sampleRate: 16_000, channels: 1, format: format, to: whole)
+        var start = 0
+        try SoundFile.write(sampleRate: 16_000, channels: 1, format: format, to: chunked) {
+            guard start < noise.count else { return nil }
+            defer { start += 3_001 }
+            return Array(noise[start..<min(noise.count, start + 3_001)])
+        }
+        #expect(FileManager.default.contents(atPath: whole) == FileManager.default.contents(atPath: chunked))
+    }
+
+    @Test func cutAIFFReportsOnlyThePresentFramesAndNamesTheCut() throws {
+        let bytes = try SoundFile.encode(TestSignals.silence(seconds: 0.5, sampleRate: 16_000), sampleRate: 16_000,
+                                         channels: 1, format: .aiff16)
+        let file = try SoundFile(bytes: Array(bytes.prefix(bytes.count - 1_001)))
+        // libsndfile shrinks the header's count to the bytes present, so only its log tells.
+        #expect(file.info.frames == 7_499)
+        let frames = try file.readAllFrames(maxFrames: 16_000).count
+        #expect(frames == 7_499)
+        #expect(file.truncation(framesRead: frames) == "SSND chunk announces 16008 bytes but only 15007 are present")
+    }
+
+    @Test func flacOfUnknownLengthAnnouncesNoFrameCount() throws {
+        var bytes = try SoundFile.encode(TestSignals.silence(seconds: 0.5, sampleRate: 16_000), sampleRate: 16_000,
+                                         channels: 1, format: .flac16)
+        #expect(try SoundFile(bytes: bytes).announcedFrames == 8_000)
+        bytes[21] &= 0xF0 // STREAMINFO total_samples = 0: unknown
+        for index in 22..<26 { bytes[index] = 0 }
+        let file = try SoundFile(bytes: bytes)
+        #expect(file.announcedFrames == nil)
+        let frames = try file.readAllFrames(maxFrames: 16_000).count
+        #expect(frames == 8_000)
+        #expect(file.truncation(framesRead: frames) == nil)
+    }
+
+    @Test func headerBeyondTheSanityLimitsIsRefused() throws {
+        let fast = try SoundFile.encode([0, 0], sampleRate: 1_000_000, channels: 1, format: .wavPCM16)
+        #expect(throws: AudioError.invalidParameters(source: "fast", detail: "sample rate 1000000 Hz is outside 1–768000 Hz")) {
+            try SoundFile(bytes: fast, label: "fast")
         }
     }
 }

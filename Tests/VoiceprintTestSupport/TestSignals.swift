@@ -20,6 +20,17 @@ public enum TestSignals {
         return (0..<count).map { _ in a * Float(rng.unit() * 2 - 1) }
     }
 
+    /// A linear sweep from `from` to `to` Hz at peak `amplitude`: every part of a resampler's pass and transition bands.
+    public static func chirp(from f0: Double = 50, to f1: Double = 15_000, seconds: Double, sampleRate: Int,
+                             amplitude: Float = 0.5) -> [Float] {
+        let count = Int(seconds * Double(sampleRate))
+        let k = (f1 - f0) / seconds
+        return (0..<count).map { n in
+            let t = Double(n) / Double(sampleRate)
+            return amplitude * Float(sin(2 * Double.pi * (f0 * t + k * t * t / 2)))
+        }
+    }
+
     /// Digital silence.
     public static func silence(seconds: Double, sampleRate: Int) -> [Float] {
         [Float](repeating: 0, count: Int(seconds * Double(sampleRate)))
