@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "VoiceprintFeatures", dependencies: ["VoiceprintAudio", "CFFTW"]),
         // Our own C: small-batch LSTM inference kernels with an AVX2 path chosen at run time.
         .target(name: "CRecurrentKernels"),
+        // Our own C: what voiceprintd does before Swift's main runs (SIGHUP ignored from load).
+        .target(name: "CProcessStart"),
         .target(name: "VoiceprintModel", dependencies: ["VoiceprintFeatures", "CBLAS", "CRecurrentKernels"]),
         .target(name: "VoiceprintScoring"),
         .target(name: "VoiceprintProtocol"),
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "voiceprintd",
             dependencies: [
-                "VoiceprintDaemon",
+                "VoiceprintDaemon", "CProcessStart",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

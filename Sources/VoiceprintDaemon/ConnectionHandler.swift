@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import VoiceprintProtocol
@@ -118,8 +119,9 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Frames held input one line at a time while there is room to queue lines.
     private func frameInput(context: ChannelHandlerContext) {
         while !draining, waiting.count < limits.maxInflight, var input = unframed, input.readableBytes > 0 {
-            let view = input.readableBytesView
-            let cut = view.firstIndex(of: UInt8(ascii: "\n")).map { $0 - view.startIndex + 1 } ?? view.count
+            let cut = input.withUnsafeReadableBytes { bytes in
+                memchr(bytes.baseAddress!, 0x0A, bytes.count).map { $0 - UnsafeMutableRawPointer(mutating: bytes.baseAddress!) + 1 } ?? bytes.count
+            }
             let now = NIODeadline.now()
             // These bytes move to the framer, which charges what it keeps.
             dispatcher.budget.release(cut)

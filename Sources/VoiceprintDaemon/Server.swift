@@ -14,7 +14,10 @@ public final class Server: Sendable {
     let dispatcher: Dispatcher
     let group: EventLoopGroup
     let logger: Logger
-    private let quiesce: ServerQuiescingHelper
+    /// Dropped at the end of `shutdownGracefully`: its deinit fails a promise on the event
+    /// loop, which must still be running then (NIO reports, and will trap on, a task
+    /// scheduled on a loop that has shut down).
+    private let quiesceBox: NIOLockedValueBox<ServerQuiescingHelper?>
     private let channelBox = NIOLockedValueBox<Channel?>(nil)
     /// Where the socket is, for messages ("fd 3 from systemd" when activated).
     public let endpoint: NIOLockedValueBox<String> = NIOLockedValueBox("")
@@ -24,11 +27,12 @@ public final class Server: Sendable {
         self.dispatcher = dispatcher
         self.group = group
         self.logger = logger
-        self.quiesce = ServerQuiescingHelper(group: group)
+        self.quiesceBox = NIOLockedValueBox(ServerQuiescingHelper(group: group))
     }
 
     /// Binds (or adopts the activated socket) and starts accepting.
     public func start() async throws {
+        guard let quiesce = quiesceBox.withLockedValue({ $0 }) else { throw ConfigurationError.invalid("the server was shut down") }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelInitializer { [quiesce] channel in
@@ -79,9 +83,11 @@ public final class Server: Sendable {
     /// Stops accepting, lets every connection finish what it has received,
     /// and returns when all are closed.
     public func shutdownGracefully() async {
+        guard let quiesce = quiesceBox.withLockedValue({ $0 }) else { return }
         let promise = group.next().makePromise(of: Void.self)
         quiesce.initiateShutdown(promise: promise)
         try? await promise.futureResult.get()
+        quiesceBox.withLockedValue { $0 = nil }
         // Wait for the listening channel's own close and drop it, so nothing of it is
         // left to run once the event loop group shuts down.
         if let channel = channelBox.withLockedValue({ $0 }) { try? await channel.closeFuture.get() }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessStart
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -65,7 +66,9 @@ struct VoiceprintdCommand: AsyncParsableCommand {
 
     func run() async throws {
         // First of all: systemd's ExecReload may send SIGHUP while we are still starting,
-        // and its default action would kill us. Signals from now on are queued for `Daemon`.
+        // and its default action would kill us. CProcessStart ignored it from load time;
+        // from here on SIGHUPs are queued for `Daemon`, which reloads once it serves.
+        precondition(voiceprint_sighup_ignored_at_start() == 1, "CProcessStart's constructor did not run")
         let hangups = SignalStream.make(SIGHUP)
         let configuration: VoiceprintDaemon.Configuration
         do { configuration = try effectiveConfiguration() } catch {

@@ -16,6 +16,18 @@ extension LineClient {
         return offset
     }
 
+    /// Writes all of `bytes`, waiting while the socket is full, for at most `seconds`; returns how much went.
+    func sendAll(_ bytes: [UInt8], seconds: Double = 10) -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        var offset = 0
+        while offset < bytes.count, Date() < deadline {
+            let n = sendWithoutBlocking(Array(bytes[offset...]))
+            offset += n
+            if n == 0 { Thread.sleep(forTimeInterval: 0.005) }
+        }
+        return offset
+    }
+
     /// Reads lines until the server closes the connection (or `seconds` pass); nil on timeout.
     func readUntilClosed(seconds: Double) -> [String]? {
         let deadline = Date().addingTimeInterval(seconds)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// A plain blocking Unix-socket client for tests: writes lines, reads lines.
 /// Deliberately not SwiftNIO, so the server is tested by an independent peer.
@@ -35,7 +36,8 @@ public final class LineClient {
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a daemon that closed on us is an answer to check, not a SIGPIPE.
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { return }
             offset += n
         }
