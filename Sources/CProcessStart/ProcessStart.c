@@ -5,8 +5,10 @@
 // starts only after the runtime and every module have been initialised, so a
 // handler installed there still leaves a window at start-up. A constructor runs
 // as soon as the executable is loaded: SIGHUP is ignored from then until the
-// daemon replaces the disposition with its reload handler (`SignalStream`).
-// A reload asked for during start-up is moot: the configuration is read after.
+// daemon replaces the disposition with its reload handler (`SignalStream`), at
+// the start of `run()`: a SIGHUP before that is dropped (the configuration has
+// not been read yet, so there is nothing to reload); one after it is queued and
+// reloads once the daemon serves.
 #include <signal.h>
 #include "CProcessStart.h"
 

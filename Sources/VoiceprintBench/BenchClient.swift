@@ -48,7 +48,7 @@ final class DaemonUnderTest {
     let started: Date
     var readyAfter: Double?
 
-    init(binary: String, model: String, directory: String) throws {
+    init(binary: String, model: String, directory: String, arguments extra: [String] = []) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/bench.sock"
         let notify = directory + "/notify.sock"
@@ -60,7 +60,7 @@ final class DaemonUnderTest {
         setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--socket", socket, "--state-dir", directory + "/state", "--model", model,
-                             "--log-level", "warning", "--max-queue", "256"]
+                             "--log-level", "warning", "--max-queue", "256"] + extra
         process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notify]) { $1 }
         started = Date()
         try process.run()
@@ -74,9 +74,19 @@ final class DaemonUnderTest {
     }
 
     /// Resident memory in MB from /proc.
-    var residentMB: Double {
+    var residentMB: Double { statusMB("VmRSS:") }
+
+    /// Peak resident memory in MB since start (or since `resetPeak`).
+    var peakMB: Double { statusMB("VmHWM:") }
+
+    /// Starts the peak (VmHWM) again from the current resident size.
+    func resetPeak() {
+        try? "5".write(toFile: "/proc/\(process.processIdentifier)/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    private func statusMB(_ key: String) -> Double {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
         return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
     }
 

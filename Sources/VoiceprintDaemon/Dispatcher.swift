@@ -73,7 +73,8 @@ public final class Dispatcher: Sendable {
             return response
         }
         guard line.count <= Self.inlineParseBytes else {
-            return schedule(peer: peer, id: nil, on: eventLoop) { [self] in
+            // Parsed on a worker; if it is refused before that, its answer still carries its id.
+            return schedule(peer: peer, id: { RequestIDScanner.id(in: line) }, on: eventLoop) { [self] in
                 let parsed = RequestParser.parse(line)
                 let response = answer(parsed, peer: peer)
                 return finish(response, Self.operationName(parsed))
@@ -83,7 +84,7 @@ public final class Dispatcher: Sendable {
         let op = Self.operationName(parsed)
         switch parsed.request {
         case .success(let request) where request.needsWorker && runtime.policy.check(request, from: peer) == nil:
-            return schedule(peer: peer, id: parsed.id, on: eventLoop) { [self] in finish(answer(parsed, peer: peer), op) }
+            return schedule(peer: peer, id: { parsed.id }, on: eventLoop) { [self] in finish(answer(parsed, peer: peer), op) }
         default:
             return eventLoop.makeSucceededFuture(finish(answer(parsed, peer: peer), op))
         }
@@ -112,16 +113,17 @@ public final class Dispatcher: Sendable {
     }
 
     /// Runs `work` on the pool in `peer`'s turn, or answers `busy` when it is not admitted.
-    private func schedule(peer: Peer, id: RequestID?, on eventLoop: EventLoop,
+    private func schedule(peer: Peer, id: @escaping @Sendable () -> RequestID?, on eventLoop: EventLoop,
                           _ work: @escaping @Sendable () -> Response) -> EventLoopFuture<Response> {
         let promise = eventLoop.makePromise(of: Response.self)
         let job = FairScheduler.Job(
             run: { promise.succeed(work()) },
-            cancel: { promise.succeed(.failure(id, WireError(.busy, "the daemon is shutting down"))) })
+            cancel: { promise.succeed(.failure(id(), WireError(.busy, "the daemon is shutting down"))) })
         if let refusal = scheduler.submit(uid: peer.uid, job) {
-            let response = Response.failure(id, WireError(.busy, refusal))
+            // The job will never run: its promise is completed here (NIO traps on a dropped one).
+            let response = Response.failure(id(), WireError(.busy, refusal))
             record(response, op: "admission", peer: peer, start: .now())
-            return eventLoop.makeSucceededFuture(response)
+            promise.succeed(response)
         }
         return promise.futureResult
     }

@@ -68,5 +68,22 @@ struct Command {
     }
 }
 
+extension Command {
+    /// Starts a command (as another uid with `uid`) without waiting: standard input from
+    /// `input`, standard output and error into `output`.
+    static func start(_ arguments: [String], asUID uid: UInt32? = nil, input: String, output: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let prefix = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "--"] } ?? []
+        process.arguments = prefix + arguments
+        FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: output)
+        process.standardError = process.standardOutput
+        process.standardInput = FileHandle(forReadingAtPath: input)
+        try process.run()
+        return process
+    }
+}
+
 /// An unprivileged uid that exists on every Debian system.
 let nobodyUID: UInt32 = 65534
