@@ -9,7 +9,9 @@ import GRDB
 ///
 /// Durability: `synchronous = FULL` makes each enrollment's commit reach the
 /// disk before `addUtterance` returns, so an acknowledged enrollment survives a
-/// kill -9 or a power cut the moment after the response.
+/// kill -9 or a power cut the moment after the response. Attempt state and the
+/// audit trail, written on every verify, commit with `synchronous = NORMAL`
+/// instead (`writeCrashSafe`): they survive a crash of the daemon, not of the host.
 public final class EnrollmentStore: Sendable {
     public let path: String
     private let pool: DatabasePool
@@ -177,6 +179,55 @@ public final class EnrollmentStore: Sendable {
     /// Speakers in the store (any model).
     public func speakerCount() throws(StoreError) -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM speaker") ?? 0 }
+    }
+
+    /// One write transaction, committed with the store's full durability.
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try pool.write(body) } catch let error as StoreError { throw error } catch { throw .database("\(error)") }
+    }
+
+    /// One write transaction committed with `synchronous = NORMAL`, for the
+    /// records every verify writes (attempt state, the audit trail).
+    ///
+    /// Why not FULL: FULL fsyncs the write-ahead log at every commit, which on
+    /// a slow disk (an SD card, a busy VM volume) costs milliseconds and would
+    /// cap verifies, store-wide, at the disk's fsync rate. In WAL mode NORMAL
+    /// still writes the commit into the log before COMMIT returns, so the
+    /// commit is in the kernel's hands: it survives a crash or kill -9 of the
+    /// daemon, the failure a lockout must outlast (an attacker who can crash
+    /// the daemon must not reset their count). Only a power cut or kernel panic
+    /// can lose the last commits before the next checkpoint or FULL commit
+    /// (which syncs every earlier frame of the log with its own); an attacker
+    /// who can cut the host's power has easier ways in than a fresh lockout.
+    ///
+    /// The setting is per connection and cannot change inside a transaction,
+    /// so it is switched around the transaction on the pool's one writer
+    /// connection, which runs one write at a time: an enrollment can never
+    /// commit while it is NORMAL.
+    func writeCrashSafe<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
+                let outcome: Result<T, any Error>
+                do {
+                    var value: T?
+                    try db.inTransaction(.immediate) {
+                        value = try body(db)
+                        return .commit
+                    }
+                    outcome = .success(value!)
+                } catch {
+                    outcome = .failure(error)
+                }
+                // Thrown, not swallowed: a writer left at NORMAL would commit the next enrollment unsynced.
+                try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+                return try outcome.get()
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {

@@ -23,6 +23,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case marker(path: String, reason: String)
     case unknownSpeaker(String)
     case dimensionMismatch(got: Int, expected: Int)
+    /// An attempt policy or audit retention setting, or a query argument, out of range.
+    case outOfRange(name: String, value: String, requirement: String)
     case database(String)
 
     public var description: String {
@@ -54,6 +56,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .marker(let path, let reason): return "\(path): cannot use the enrollment store's identity marker: \(reason)"
         case .unknownSpeaker(let name): return "no speaker named \"\(name)\" is enrolled"
         case .dimensionMismatch(let got, let expected): return "embedding has \(got) values; the store holds \(expected)-d embeddings for this model"
+        case .outOfRange(let name, let value, let requirement):
+            return "\(name) = \(value) is out of range: it must be \(requirement)"
         case .database(let message): return "enrollment store: \(message)"
         }
     }

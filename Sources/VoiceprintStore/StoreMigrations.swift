@@ -66,6 +66,50 @@ enum StoreMigrations {
             try db.execute(sql: "INSERT INTO store_identity(singleton, id, created) VALUES (1, ?, ?)",
                            arguments: [UUID().uuidString.lowercased(), Date().timeIntervalSince1970])
         }
+        migrator.registerMigration("v4") { db in
+            // Attempt limits and the audit trail (DESIGN.md §5), kept here so a restart or a
+            // kill -9 resets neither. Both are keyed by the claimed name as sent, not by
+            // speaker(id): unknown names are limited and audited like enrolled ones (so a
+            // peer cannot tell them apart), and deleting a speaker must not clear a lockout.
+            //
+            // attempt: one row per (claimed speaker, peer uid) with anything to remember; a
+            // success deletes it. `locked_until` stays as written after the lockout ends (the
+            // store expires it as it reads) and is cleared by the next failure, so the partial
+            // index holds only the pairs whose last failure locked them, and listing the
+            // current lockouts reads only those.
+            // `updated` (the last failure) lets housekeeping forget pairs long quiet.
+            try db.execute(sql: """
+                CREATE TABLE attempt (
+                    speaker TEXT NOT NULL,
+                    uid INTEGER NOT NULL,
+                    failures INTEGER NOT NULL,
+                    lockouts INTEGER NOT NULL,
+                    locked_until REAL,
+                    updated REAL NOT NULL,
+                    PRIMARY KEY (speaker, uid)
+                ) WITHOUT ROWID;
+                CREATE INDEX attempt_locked_until ON attempt(locked_until) WHERE locked_until IS NOT NULL;
+                CREATE INDEX attempt_updated ON attempt(updated);
+                """)
+            // audit: append-only. `id` is the rowid without AUTOINCREMENT, so each new row
+            // gets the largest id plus one and ids count appends: pruning to the newest
+            // `maxRows` is a range delete at the low end of the table (`EnrollmentStore+Audit`).
+            // Both indexes end in the rowid, so newest-first with or without a speaker is one
+            // backward index walk that stops at the limit.
+            try db.execute(sql: """
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    time REAL NOT NULL,
+                    uid INTEGER NOT NULL,
+                    pid INTEGER NOT NULL,
+                    speaker TEXT,
+                    outcome TEXT NOT NULL,
+                    model TEXT NOT NULL
+                );
+                CREATE INDEX audit_time ON audit(time);
+                CREATE INDEX audit_speaker_time ON audit(speaker, time);
+                """)
+        }
         return migrator
     }
 
