@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon bench-hostile eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -36,7 +36,7 @@ test: deps
 	./scripts/test-install
 
 # Benchmarks are release builds, pinned to one core; results go to docs/benchmarks.md.
-bench: bench-features bench-model bench-daemon
+bench: bench-features bench-model bench-daemon bench-hostile
 
 bench-features: deps
 	$(SWIFT) build -c release --product VoiceprintBench
@@ -49,6 +49,10 @@ bench-model: deps
 bench-daemon: build
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-daemon
+
+bench-hostile: build
+	$(SWIFT) build -c release --product VoiceprintBench
+	./scripts/bench-hostile
 
 # Rebuilds the shipped model from scratch (Models/README.md): the synthetic corpus,
 # a person-disjoint train/test split, training, and the held-out evaluation.

@@ -18,5 +18,6 @@ case $? in
   3) echo "voiceprintd is not running" >&2; exit 3 ;;
   4) echo "could not hear enough speech; try again closer to the microphone" >&2; exit 4 ;;
   5) echo "$speaker has no voiceprint; enroll first: voiceprint enroll $speaker a.wav b.wav c.wav" >&2; exit 5 ;;
+  8) echo "too many failed voice checks for $speaker; wait, or ask an admin: voiceprint unlock $speaker" >&2; exit 8 ;;
   *) echo "voice check failed" >&2; exit 7 ;;
 esac

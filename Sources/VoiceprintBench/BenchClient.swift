@@ -60,7 +60,9 @@ final class DaemonUnderTest {
         setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--socket", socket, "--state-dir", directory + "/state", "--model", model,
-                             "--log-level", "warning", "--max-queue", "256"] + extra
+                             "--log-level", "warning", "--max-queue", "256",
+                             // Load generators resend one clip: no replay refusal, no lockouts.
+                             "--replay-window-seconds", "0", "--max-failed-attempts", "1000"] + extra
         process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notify]) { $1 }
         started = Date()
         try process.run()

@@ -57,6 +57,22 @@ public struct Configuration: Sendable, Equatable {
     /// Seconds a request line may take to arrive once its first byte is in; a slower one is
     /// answered `busy` and the connection closed. Default 30.
     public var requestDeadline = 30.0
+    /// Who receives verify's raw `score` and `threshold`: "admin", "all" or "none". Default admin:
+    /// scores let a peer hill-climb a synthetic voice into acceptance (DESIGN.md §5).
+    public var exposeScores = "admin"
+    /// Consecutive rejected verifies of one speaker from one peer uid before that pair is locked. Default 5.
+    public var maxFailedAttempts = 5
+    /// Seconds of the first lockout; each consecutive lockout doubles it. Default 30.
+    public var lockoutSeconds = 30.0
+    /// Longest lockout, in seconds. Default 3600.
+    public var lockoutMaxSeconds = 3600.0
+    /// Seconds during which a verify whose audio matches an earlier submission for the same
+    /// speaker is refused as a replay; 0 turns the check off. Default 3600.
+    public var replayWindowSeconds = 3600.0
+    /// Audit trail rows kept (the oldest go first). Default 100 000.
+    public var auditMaxRows = 100_000
+    /// Days an audit row is kept. Default 90.
+    public var auditMaxDays = 90
     /// Override of the model's decision threshold on the cosine score. Default nil (use the model's).
     public var threshold: Float? = nil
     /// Score normalisation: "none" or "as-norm" (needs a cohort in the model file). Default none.
@@ -71,7 +87,9 @@ public struct Configuration: Sendable, Equatable {
         "socket", "socket_mode", "socket_group", "state_dir", "model", "admin_group", "self_service", "allow_paths",
         "max_line_bytes", "max_audio_seconds", "min_speech_seconds", "enroll_target_seconds", "max_connections",
         "workers", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
-        "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "threshold", "score_normalization", "log_level",
+        "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "expose_scores", "max_failed_attempts",
+        "lockout_seconds", "lockout_max_seconds", "replay_window_seconds", "audit_max_rows", "audit_max_days",
+        "threshold", "score_normalization", "log_level",
     ]
 
     public var storePath: String { stateDirectory + "/enrollments.sqlite" }
@@ -131,6 +149,15 @@ public struct Configuration: Sendable, Equatable {
         case "max_connections_per_uid": maxConnectionsPerUID = try int(0...100_000)
         case "max_queue_per_uid": maxQueuePerUID = try int(0...100_000)
         case "request_deadline": requestDeadline = try double(0.1...3600)
+        case "expose_scores":
+            guard ["admin", "all", "none"].contains(value) else { throw bad("admin, all or none") }
+            exposeScores = value
+        case "max_failed_attempts": maxFailedAttempts = try int(1...1000)
+        case "lockout_seconds": lockoutSeconds = try double(1...86_400)
+        case "lockout_max_seconds": lockoutMaxSeconds = try double(1...(30 * 86_400))
+        case "replay_window_seconds": replayWindowSeconds = try double(0...(7 * 86_400))
+        case "audit_max_rows": auditMaxRows = try int(1...100_000_000)
+        case "audit_max_days": auditMaxDays = try int(1...3650)
         case "threshold":
             if value == "model" || value.isEmpty { threshold = nil; break }
             guard let t = Float(value), (-1...1).contains(t) else { throw bad("a cosine from -1 to 1, or 'model'") }
@@ -148,6 +175,13 @@ public struct Configuration: Sendable, Equatable {
         }
     }
 
+    /// Checks that hold between settings (each is checked alone by `set`).
+    public func validate() throws(ConfigurationError) {
+        if lockoutMaxSeconds < lockoutSeconds {
+            throw .invalid("lockout_max_seconds = \(lockoutMaxSeconds) is less than lockout_seconds = \(lockoutSeconds); the longest lockout cannot be shorter than the first")
+        }
+    }
+
     /// The text form of a numeric limit (for reload's "takes effect at restart" notes).
     func value(of key: String) -> String {
         switch key {
@@ -160,6 +194,12 @@ public struct Configuration: Sendable, Equatable {
         case "max_inflight_per_connection": return "\(maxInflightPerConnection)"
         case "request_deadline": return "\(requestDeadline)"
         case "idle_timeout": return "\(idleTimeout)"
+        case "max_failed_attempts": return "\(maxFailedAttempts)"
+        case "lockout_seconds": return "\(lockoutSeconds)"
+        case "lockout_max_seconds": return "\(lockoutMaxSeconds)"
+        case "replay_window_seconds": return "\(replayWindowSeconds)"
+        case "audit_max_rows": return "\(auditMaxRows)"
+        case "audit_max_days": return "\(auditMaxDays)"
         default: preconditionFailure("Configuration.value(of:): \(key) is not a restart-only limit")
         }
     }

@@ -28,6 +28,7 @@ public final class Daemon: Service, Sendable {
                 reloadConfiguration: @escaping @Sendable () throws -> Configuration) throws {
         self.configuration = configuration
         self.hangups = hangups
+        try configuration.validate()
         self.reloadConfiguration = reloadConfiguration
         self.logger = logger
         // One request per worker thread already fills the cores.
@@ -38,14 +39,15 @@ public final class Daemon: Service, Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         pool = NIOThreadPool(numberOfThreads: configuration.resolvedWorkers)
         pool.start()
-        dispatcher = Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedWorkers, pool: pool, logger: logger)
+        dispatcher = try Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedWorkers, pool: pool, logger: logger)
         server = Server(configuration: configuration, dispatcher: dispatcher, group: group, logger: logger)
     }
 
     /// Connection and queue limits are sized once, when the server starts.
     static let restartOnlyLimits = ["max_connections", "max_connections_per_uid", "max_queue", "max_queue_per_uid",
                                     "max_buffered_bytes", "max_line_bytes", "max_inflight_per_connection",
-                                    "request_deadline", "idle_timeout"]
+                                    "request_deadline", "idle_timeout", "max_failed_attempts", "lockout_seconds",
+                                    "lockout_max_seconds", "replay_window_seconds", "audit_max_rows", "audit_max_days"]
 
     public func run() async throws {
         try await server.start()
@@ -144,6 +146,13 @@ extension Daemon {
         max_connections_per_uid = \(c.maxConnectionsPerUID)   # \(c.resolvedConnectionsPerUID) in use
         max_queue_per_uid = \(c.maxQueuePerUID)   # \(c.resolvedQueuePerUID) in use
         request_deadline = \(c.requestDeadline)
+        expose_scores = \(c.exposeScores)
+        max_failed_attempts = \(c.maxFailedAttempts)
+        lockout_seconds = \(c.lockoutSeconds)
+        lockout_max_seconds = \(c.lockoutMaxSeconds)
+        replay_window_seconds = \(c.replayWindowSeconds)
+        audit_max_rows = \(c.auditMaxRows)
+        audit_max_days = \(c.auditMaxDays)
         threshold = \(c.threshold.map { "\($0)" } ?? "model")
         score_normalization = \(c.scoreNormalization)
         log_level = \(c.logLevel)

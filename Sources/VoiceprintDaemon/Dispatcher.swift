@@ -22,6 +22,8 @@ public final class Dispatcher: Sendable {
     let connections: ConnectionRegistry
     /// Request bytes held across connections (`max_buffered_bytes`).
     public let budget: ByteBudget
+    /// Attempt limits, replays and the audit trail of verify.
+    let gate: VerifyGate
     let logger: Logger
     let started = Date()
     private let runtimeBox: NIOLockedValueBox<ModelRuntime>
@@ -36,12 +38,13 @@ public final class Dispatcher: Sendable {
     /// once); longer ones carry audio and are parsed on a worker.
     static let inlineParseBytes = 16 << 10
 
-    public init(store: EnrollmentStore, runtime: ModelRuntime, workers: Int, pool: NIOThreadPool, logger: Logger) {
+    public init(store: EnrollmentStore, runtime: ModelRuntime, workers: Int, pool: NIOThreadPool, logger: Logger) throws {
         self.workers = workers
         self.store = store
         let c = runtime.configuration
         self.scheduler = FairScheduler(pool: pool, workers: workers, maxQueue: c.maxQueue, maxQueuePerUID: c.resolvedQueuePerUID)
         self.budget = ByteBudget(capacity: c.maxBufferedBytes)
+        self.gate = try VerifyGate(store: store, configuration: c, logger: logger)
         self.connections = ConnectionRegistry(maximum: c.maxConnections, maximumPerUID: c.resolvedConnectionsPerUID)
         self.logger = logger
         self.runtimeBox = NIOLockedValueBox(runtime)
@@ -102,7 +105,7 @@ public final class Dispatcher: Sendable {
             case .status: return .success(parsed.id, status())
             default:
                 do {
-                    return .success(parsed.id, try Operations(dispatcher: self, runtime: runtime).run(request))
+                    return .success(parsed.id, try Operations(dispatcher: self, runtime: runtime, peer: peer).run(request))
                 } catch let error as WireError {
                     return .failure(parsed.id, error)
                 } catch {
@@ -171,6 +174,7 @@ public final class Dispatcher: Sendable {
             "pending": .number(Double(pending)),
             "connections": .number(Double(connections.count)),
             "buffered_bytes": .number(Double(budget.inUse)),
+            "expose_scores": .string(runtime.configuration.exposeScores),
             "requests": .object(counts.mapValues { .number(Double($0)) }),
         ]
     }
@@ -178,7 +182,9 @@ public final class Dispatcher: Sendable {
     private func record(_ response: Response, op: String, peer: Peer, start: DispatchTime) {
         let outcome: String
         switch response.result {
-        case .success: outcome = "ok"
+        case .success(let fields):
+            // A verify's decision, so the log tells a rejection from an acceptance.
+            if case .bool(let accepted)? = fields["accepted"] { outcome = accepted ? "accepted" : "rejected" } else { outcome = "ok" }
         case .failure(let error): outcome = error.code.rawValue
         }
         counters.withLockedValue { $0[outcome, default: 0] += 1 }

@@ -30,7 +30,7 @@ struct LineFramer {
     let maximumLineBytes: Int
     let budget: ByteBudget
     private var partial: [UInt8] = []
-    /// Bytes of `partial` charged to the budget (all of them, between calls).
+    /// Bytes charged to the budget for `partial`: the capacity reserved for it.
     private var charged = 0
     private var failed = false
     /// When the first byte of the unfinished line arrived; nil between lines.
@@ -98,12 +98,18 @@ struct LineFramer {
             discard()
             return .tooLong(limit: maximumLineBytes)
         }
-        guard budget.reserve(piece.count) else {
-            failed = true
-            discard()
-            return .overBudget(capacity: budget.capacity)
+        // The budget is charged for the buffer as allocated, not the bytes in it: an array
+        // grows by doubling, and counting only its bytes let 64 MiB of lines hold 128 MiB.
+        if length > charged {
+            let target = max(length, 2 * charged)
+            guard budget.reserve(target - charged) else {
+                failed = true
+                discard()
+                return .overBudget(capacity: budget.capacity)
+            }
+            charged = target
+            partial.reserveCapacity(target)
         }
-        charged += piece.count
         partial.append(contentsOf: piece)
         return nil
     }

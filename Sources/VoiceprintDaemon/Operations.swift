@@ -4,10 +4,13 @@ import VoiceprintModel
 import VoiceprintProtocol
 import VoiceprintStore
 
-/// The work of each operation, run on a worker thread with one model runtime.
+/// The work of each operation, run on a worker thread with one model runtime,
+/// for one peer. Verify and identify, the authentication decisions, are in
+/// `Operations+Verify.swift`; unlock, audit and list in `Operations+Admin.swift`.
 struct Operations {
     let dispatcher: Dispatcher
     let runtime: ModelRuntime
+    let peer: Peer
     var configuration: Configuration { runtime.configuration }
 
     func run(_ request: Request) throws -> [String: JSONValue] {
@@ -18,14 +21,17 @@ struct Operations {
         case .identify(let audio, let top): return try identify(audio, top ?? 5)
         case .list: return try list()
         case .delete(let speaker): return try delete(speaker)
+        case .unlock(let speaker): return try unlock(speaker)
+        case .audit(let speaker, let since, let limit): return try audit(speaker, since: since, limit: limit ?? 100)
         case .embed(let audio):
-            let e = try embed(audio)
+            let e = try embed(audio).embedding
             return ["embedding": .array(e.vector.map { .number(Double($0)) }), "speech_seconds": seconds(e.speechSeconds),
                     "model": .string(runtime.name)]
         }
     }
 
-    private func embed(_ source: AudioSource) throws -> UtteranceEmbedding {
+    /// Decodes and embeds; the 16 kHz signal comes back too (verify fingerprints it).
+    func embed(_ source: AudioSource) throws -> (audio: AudioBuffer, embedding: UtteranceEmbedding) {
         var options = AudioDecoderOptions()
         options.maximumSeconds = configuration.maxAudioSeconds
         let decoder = AudioDecoder(options: options)
@@ -34,11 +40,11 @@ struct Operations {
         case .data(let bytes): decoded = try decoder.decode(bytes: bytes, label: "audio")
         case .path(let path): decoded = try decoder.decode(path: path)
         }
-        return try runtime.embedder.embed(decoded.audio)
+        return (decoded.audio, try runtime.embedder.embed(decoded.audio))
     }
 
     private func enroll(_ speaker: String, _ audio: AudioSource) throws -> [String: JSONValue] {
-        let e = try embed(audio)
+        let e = try embed(audio).embedding
         // Stored (and synced to disk) before the index changes and before we answer.
         let summary = try dispatcher.changes.withLock {
             // A reload may have installed a new runtime since this request began: with the
@@ -74,50 +80,6 @@ struct Operations {
         return out
     }
 
-    private func knownCentroid(_ speaker: String) throws -> [Float] {
-        if let centroid = try runtime.index.centroid(of: speaker) { return centroid }
-        if let summary = try dispatcher.store.speaker(named: speaker, model: runtime.modelID), summary.staleUtterances > 0 {
-            throw WireError(.unknownSpeaker, "speaker \"\(speaker)\" was enrolled with another model (\(summary.staleUtterances) stale utterance(s)); enroll again")
-        }
-        throw WireError(.unknownSpeaker, "no speaker named \"\(speaker)\" is enrolled")
-    }
-
-    private func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?) throws -> [String: JSONValue] {
-        // Unknown speakers are answered before any audio work.
-        let centroid = try knownCentroid(speaker)
-        let e = try embed(audio)
-        let score = runtime.score(e.vector, speaker: speaker, centroid: centroid)
-        let threshold = requested ?? runtime.threshold
-        return ["speaker": .string(speaker), "score": score4(score), "threshold": score4(threshold),
-                "accepted": .bool(score >= threshold), "speech_seconds": seconds(e.speechSeconds), "model": .string(runtime.name)]
-    }
-
-    private func identify(_ audio: AudioSource, _ top: Int) throws -> [String: JSONValue] {
-        let e = try embed(audio)
-        let candidates: [(speaker: String, score: Float)]
-        if runtime.normalization != nil {
-            // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score.
-            candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
-                (c.speaker, runtime.score(e.vector, speaker: c.speaker, centroid: c.centroid))
-            }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
-        } else {
-            candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }
-        }
-        let threshold = runtime.threshold
-        let match: JSONValue = candidates.first.flatMap { $0.score >= threshold ? JSONValue.string($0.speaker) : nil } ?? .null
-        return ["candidates": .array(candidates.map { ["speaker": .string($0.speaker), "score": score4($0.score)] }),
-                "match": match, "threshold": score4(threshold), "speech_seconds": seconds(e.speechSeconds),
-                "model": .string(runtime.name)]
-    }
-
-    private func list() throws -> [String: JSONValue] {
-        let speakers = try dispatcher.store.speakers(model: runtime.modelID)
-        return ["speakers": .array(speakers.map { s in
-            ["speaker": .string(s.name), "utterances": .number(Double(s.utterances)), "speech_seconds": seconds(s.speechSeconds),
-             "stale_utterances": .number(Double(s.staleUtterances)), "complete": .bool(s.speechSeconds >= configuration.enrollTargetSeconds && s.utterances >= 2)]
-        })]
-    }
-
     private func delete(_ speaker: String) throws -> [String: JSONValue] {
         // The current runtime's index: one built on a reload must not keep a deleted speaker.
         let deleted = try dispatcher.changes.withLock { try dispatcher.runtime.index.delete(speaker: speaker) }
@@ -127,6 +89,6 @@ struct Operations {
         return ["speaker": .string(speaker), "deleted": true]
     }
 
-    private func seconds(_ s: Double) -> JSONValue { .number((s * 100).rounded() / 100) }
-    private func score4(_ s: Float) -> JSONValue { .number((Double(s) * 10_000).rounded() / 10_000) }
+    func seconds(_ s: Double) -> JSONValue { .number((s * 100).rounded() / 100) }
+    func score4(_ s: Float) -> JSONValue { .number((Double(s) * 10_000).rounded() / 10_000) }
 }

@@ -23,8 +23,8 @@ public struct Peer: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Access control (DESIGN.md §5). Anyone who can connect may `hello`,
-/// `status` and `verify`; `enroll`, `delete`, `list`, `identify` and `embed`
-/// need an admin: root, the daemon's own user, or a member of the admin group.
+/// `status` and `verify` (without a threshold override); `enroll`, `delete`,
+/// `list`, `identify`, `embed`, `unlock` and `audit` need an admin: root, the daemon's own user, or a member of the admin group.
 /// With self-service on, a user may enroll and delete the speaker named
 /// after their own login.
 public struct Policy: Sendable {
@@ -64,6 +64,9 @@ public struct Policy: Sendable {
                 : "this daemon does not read audio by path; send the file's bytes as audio.data")
         }
         switch request {
+        case .verify(_, _, let threshold?) where !admin:
+            // A threshold is the daemon's decision; from a peer it would be "accept me at -1".
+            return WireError(.forbidden, "a threshold override (\(threshold)) is only for admins; verify decides with the daemon's threshold")
         case .hello, .status, .verify:
             return nil
         case .enroll(let speaker, _), .delete(let speaker):
@@ -72,7 +75,7 @@ public struct Policy: Sendable {
             return WireError(.forbidden, selfService
                 ? "\(request.operation.rawValue) of \"\(speaker)\" needs an admin; you (\(peer.userName ?? "uid \(peer.uid)")) may only \(request.operation.rawValue) your own voiceprint"
                 : "\(request.operation.rawValue) needs an admin (root, the daemon's user\(adminGroup.map { " or group \($0)" } ?? ""))")
-        case .list, .identify, .embed:
+        case .list, .identify, .embed, .unlock, .audit:
             return admin ? nil : WireError(.forbidden, "\(request.operation.rawValue) needs an admin (root, the daemon's user\(adminGroup.map { " or group \($0)" } ?? ""))")
         }
     }
@@ -83,7 +86,7 @@ extension Request {
     public var audioSource: AudioSource? {
         switch self {
         case .enroll(_, let a), .verify(_, let a, _), .identify(let a, _), .embed(let a): return a
-        case .hello, .status, .list, .delete: return nil
+        case .hello, .status, .list, .delete, .unlock, .audit: return nil
         }
     }
 }

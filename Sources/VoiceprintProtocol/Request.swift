@@ -31,7 +31,7 @@ public enum RequestID: Sendable, Equatable, Hashable {
 
 /// The operations of protocol v1 (DESIGN.md §4).
 public enum Operation: String, Sendable, CaseIterable {
-    case hello, status, enroll, verify, identify, list, delete, embed
+    case hello, status, enroll, verify, identify, list, delete, embed, unlock, audit
 }
 
 public enum Request: Sendable, Equatable {
@@ -43,6 +43,10 @@ public enum Request: Sendable, Equatable {
     case list
     case delete(speaker: String)
     case embed(audio: AudioSource)
+    /// Clears the attempt limits of `speaker` for every peer (admins).
+    case unlock(speaker: String)
+    /// The audit trail, newest first, optionally for one speaker and since a time (admins).
+    case audit(speaker: String?, since: Date?, limit: Int?)
 
     public var operation: Operation {
         switch self {
@@ -54,6 +58,8 @@ public enum Request: Sendable, Equatable {
         case .list: return .list
         case .delete: return .delete
         case .embed: return .embed
+        case .unlock: return .unlock
+        case .audit: return .audit
         }
     }
 
@@ -78,10 +84,14 @@ public enum Request: Sendable, Equatable {
         case .identify(let source, let top):
             fields["audio"] = audio(source)
             if let top { fields["top"] = .number(Double(top)) }
-        case .delete(let speaker):
+        case .delete(let speaker), .unlock(let speaker):
             fields["speaker"] = .string(speaker)
         case .embed(let source):
             fields["audio"] = audio(source)
+        case .audit(let speaker, let since, let limit):
+            if let speaker { fields["speaker"] = .string(speaker) }
+            if let since { fields["since"] = .string(AuditTime.format(since)) }
+            if let limit { fields["limit"] = .number(Double(limit)) }
         }
         guard let id else { return JSONValue.object(fields).encoded }
         return Response.encode(fields, id: id)
@@ -153,6 +163,25 @@ public enum RequestParser {
             return .identify(audio: try audio(fields), top: top)
         case .delete: return .delete(speaker: try speaker(fields))
         case .embed: return .embed(audio: try audio(fields))
+        case .unlock: return .unlock(speaker: try speaker(fields))
+        case .audit:
+            var name: String?
+            if let value = fields["speaker"], value != .null { name = try speaker(fields) }
+            var since: Date?
+            if let value = fields["since"], value != .null {
+                guard case .string(let text) = value, let date = AuditTime.parse(text) else {
+                    throw WireError(.badRequest, "field \"since\" must be an ISO-8601 UTC time such as 2026-12-01T09:30:00Z, got \(value.encoded.prefix(40))")
+                }
+                since = date
+            }
+            var limit: Int?
+            if let t = fields["limit"], t != .null {
+                guard case .number(let n) = t, n == n.rounded(), n >= 1, n <= 10_000 else {
+                    throw WireError(.badRequest, "field \"limit\" must be an integer from 1 to 10000, got \(t.encoded.prefix(32))")
+                }
+                limit = Int(n)
+            }
+            return .audit(speaker: name, since: since, limit: limit)
         }
     }
 

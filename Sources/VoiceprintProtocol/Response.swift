@@ -25,7 +25,9 @@ public struct Response: Sendable, Equatable {
             fields = result
             fields["ok"] = true
         case .failure(let error):
-            fields = ["ok": false, "error": ["code": .string(error.code.rawValue), "message": .string(error.message)]]
+            var body: [String: JSONValue] = ["code": .string(error.code.rawValue), "message": .string(error.message)]
+            if let retryAfter = error.retryAfter { body["retry_after"] = .number(Double(retryAfter)) }
+            fields = ["ok": false, "error": .object(body)]
         }
         guard let id else { return JSONValue.object(fields).encoded }
         return Self.encode(fields, id: id)
@@ -62,7 +64,9 @@ public struct Response: Sendable, Equatable {
             }
             let message: String
             if case .string(let m)? = error["message"] { message = m } else { message = "" }
-            result = .failure(WireError(ErrorCode(rawValue: code) ?? .internal, message))
+            var retryAfter: Int?
+            if case .number(let n)? = error["retry_after"] { retryAfter = Int(n) }
+            result = .failure(WireError(ErrorCode(rawValue: code) ?? .internal, message, retryAfter: retryAfter))
         }
     }
 }

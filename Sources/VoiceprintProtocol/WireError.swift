@@ -10,6 +10,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case unknownSpeaker = "unknown_speaker"
     case forbidden
     case busy
+    /// Too many failed verify attempts for this speaker from this peer: retry after `retry_after` seconds.
+    case locked
     case `internal`
 }
 
@@ -18,10 +20,13 @@ public enum ErrorCode: String, Sendable, CaseIterable {
 public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
     public var code: ErrorCode
     public var message: String
+    /// Whole seconds until a retry can succeed (`locked`); sent as `retry_after`.
+    public var retryAfter: Int?
 
-    public init(_ code: ErrorCode, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -19,8 +19,12 @@ struct VerifyCommand: ParsableCommand {
         let r = try client.call(.verify(speaker: speaker, audio: ClientOptions.audio(audio), threshold: threshold))
         let accepted = r["accepted"]?.bool == true
         if !client.json {
-            print(String(format: "%@: %@ (score %.3f %@ threshold %.3f, %.1f s of speech)", accepted ? "accepted" : "rejected",
-                         speaker, r["score"]?.double ?? 0, accepted ? "≥" : "<", r["threshold"]?.double ?? 0, r["speech_seconds"]?.double ?? 0))
+            // The score and threshold come only to admins (expose_scores): print what was sent.
+            let detail = r["score"]?.double.map { score in
+                String(format: "score %.3f %@ threshold %.3f, ", score, accepted ? "≥" : "<", r["threshold"]?.double ?? 0)
+            } ?? ""
+            print(String(format: "%@: %@ (%@%.1f s of speech)", accepted ? "accepted" : "rejected", speaker, detail,
+                         r["speech_seconds"]?.double ?? 0))
         }
         if !accepted { throw ExitCode(ExitStatus.rejected) }
     }
@@ -89,9 +93,13 @@ struct ListCommand: ParsableCommand {
         for s in r["speakers"]?.array ?? [] {
             guard let o = s.object else { continue }
             let stale = Int(o["stale_utterances"]?.double ?? 0)
-            print(String(format: "%@\t%d utterance(s)\t%.1f s\t%@%@", o["speaker"]?.string ?? "?", Int(o["utterances"]?.double ?? 0),
+            let locked = (o["locked"]?.array ?? []).compactMap { l -> String? in
+                guard let uid = l.object?["uid"]?.double, let retry = l.object?["retry_after"]?.double else { return nil }
+                return "uid \(Int(uid)) for \(Int(retry)) s"
+            }
+            print(String(format: "%@\t%d utterance(s)\t%.1f s\t%@%@%@", o["speaker"]?.string ?? "?", Int(o["utterances"]?.double ?? 0),
                          o["speech_seconds"]?.double ?? 0, o["complete"]?.bool == true ? "complete" : "incomplete",
-                         stale > 0 ? "\t\(stale) stale" : ""))
+                         stale > 0 ? "\t\(stale) stale" : "", locked.isEmpty ? "" : "\tlocked: " + locked.joined(separator: ", ")))
         }
     }
 }

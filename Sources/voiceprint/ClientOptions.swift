@@ -41,6 +41,7 @@ struct ClientOptions: ParsableArguments {
         case .badAudio, .tooShort, .tooLong, .tooLarge: return ExitStatus.badAudio
         case .unknownSpeaker: return ExitStatus.unknownSpeaker
         case .forbidden: return ExitStatus.forbidden
+        case .locked: return ExitStatus.locked
         case .badRequest, .unknownOp, .busy, .internal: return ExitStatus.otherError
         }
     }

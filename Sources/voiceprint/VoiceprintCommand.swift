@@ -11,6 +11,7 @@ enum ExitStatus {
     static let unknownSpeaker: Int32 = 5
     static let forbidden: Int32 = 6
     static let otherError: Int32 = 7
+    static let locked: Int32 = 8
 }
 
 @main
@@ -28,12 +29,13 @@ struct VoiceprintCommand: ParsableCommand {
           5  unknown speaker
           6  forbidden
           7  any other daemon error
+          8  locked: too many failed verify attempts; retry later or ask an admin to unlock
         The daemon's socket is --socket, else $VOICEPRINT_SOCKET, else /run/voiceprint/voiceprintd.sock.
         """,
         version: "0.1.0",
         subcommands: [
             EnrollCommand.self, VerifyCommand.self, IdentifyCommand.self, ListCommand.self, DeleteCommand.self,
-            StatusCommand.self, EmbedCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
+            StatusCommand.self, UnlockCommand.self, AuditCommand.self, EmbedCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
         ]
     )
 

@@ -42,6 +42,13 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     @Option(help: "Connections per peer uid (0: a quarter of max-connections).") var maxConnectionsPerUid: String?
     @Option(help: "Queued requests per peer uid (0: a quarter of max-queue).") var maxQueuePerUid: String?
     @Option(help: "Seconds a request line may take to arrive once its first byte is in.") var requestDeadline: String?
+    @Option(help: "Who receives verify scores: admin, all or none.") var exposeScores: String?
+    @Option(help: "Consecutive rejected verifies of a speaker from one uid before a lockout.") var maxFailedAttempts: String?
+    @Option(help: "Seconds of the first lockout (doubling with each consecutive one).") var lockoutSeconds: String?
+    @Option(help: "Longest lockout in seconds.") var lockoutMaxSeconds: String?
+    @Option(help: "Seconds in which a resubmitted recording is refused as a replay (0: off).") var replayWindowSeconds: String?
+    @Option(help: "Audit trail rows kept.") var auditMaxRows: String?
+    @Option(help: "Days an audit row is kept.") var auditMaxDays: String?
     @Option(help: "Decision threshold override (cosine), or 'model'.") var threshold: String?
     @Option(help: "Score normalisation: none or as-norm.") var scoreNormalization: String?
     @Option(help: "Log level.") var logLevel: String?
@@ -57,7 +64,10 @@ struct VoiceprintdCommand: AsyncParsableCommand {
             ("enroll_target_seconds", enrollTargetSeconds), ("max_connections", maxConnections), ("workers", workers),
             ("max_queue", maxQueue), ("idle_timeout", idleTimeout), ("max_inflight_per_connection", maxInflightPerConnection),
             ("max_buffered_bytes", maxBufferedBytes), ("max_connections_per_uid", maxConnectionsPerUid),
-            ("max_queue_per_uid", maxQueuePerUid), ("request_deadline", requestDeadline), ("threshold", threshold),
+            ("max_queue_per_uid", maxQueuePerUid), ("request_deadline", requestDeadline), ("expose_scores", exposeScores),
+            ("max_failed_attempts", maxFailedAttempts), ("lockout_seconds", lockoutSeconds), ("lockout_max_seconds", lockoutMaxSeconds),
+            ("replay_window_seconds", replayWindowSeconds), ("audit_max_rows", auditMaxRows), ("audit_max_days", auditMaxDays),
+            ("threshold", threshold),
             ("score_normalization", scoreNormalization), ("log_level", logLevel),
         ]
         for (key, value) in flags { if let value { try configuration.set(key, value, source: "--\(key.replacingOccurrences(of: "_", with: "-"))") } }

@@ -1,0 +1,99 @@
+import Foundation
+import VoiceprintAudio
+import VoiceprintModel
+import VoiceprintProtocol
+import VoiceprintStore
+
+/// Verify and identify: authentication decisions (DESIGN.md §5). A non-admin
+/// peer learns `accepted` and nothing it could climb on: no score, no chosen
+/// threshold, no difference between an unknown name and a rejected voice, and
+/// after `max_failed_attempts` rejections of one speaker, `locked`. Every
+/// attempt goes to the audit trail.
+extension Operations {
+    func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?) throws -> [String: JSONValue] {
+        let gate = dispatcher.gate
+        let admin = runtime.policy.isAdmin(peer)
+        guard gate.begin(speaker: speaker, uid: peer.uid) else {
+            throw WireError(.busy, "a verify of \"\(speaker)\" from uid \(peer.uid) is already in progress; send the next attempt after its answer")
+        }
+        defer { gate.end(speaker: speaker, uid: peer.uid) }
+        let now = Date()
+        if let retryAfter = try gate.lockedFor(speaker: speaker, uid: peer.uid, now: now) {
+            gate.audit(speaker: speaker, peer: peer, outcome: .locked, model: runtime.name, now: now)
+            throw WireError(.locked, "too many failed attempts for \"\(speaker)\" from uid \(peer.uid); retry in \(retryAfter) s or ask an admin to unlock", retryAfter: retryAfter)
+        }
+        // Known or not, the audio is decoded and embedded: the time taken must not tell them apart.
+        let centroid = try runtime.index.centroid(of: speaker)
+        let e: (audio: AudioBuffer, embedding: UtteranceEmbedding)
+        do { e = try embed(audio) } catch {
+            gate.audit(speaker: speaker, peer: peer, outcome: .error, model: runtime.name, now: now)
+            throw error
+        }
+        if let age = gate.replayAge(speaker: speaker, audio: e.audio, now: now) {
+            try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
+            gate.audit(speaker: speaker, peer: peer, outcome: .replay, model: runtime.name, now: now)
+            throw WireError(.badAudio, "this audio matches an earlier submission for \"\(speaker)\" \(Int(age)) s ago; a replayed recording is not a new attempt: speak again")
+        }
+        guard let centroid else {
+            try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
+            gate.audit(speaker: speaker, peer: peer, outcome: .unknown, model: runtime.name, now: now)
+            if admin { throw try unknownSpeaker(speaker) }
+            // To anyone else an unknown name is a rejected voice: same answer, same work.
+            return decision(speaker, accepted: false, score: nil, threshold: runtime.threshold, e.embedding, admin: admin)
+        }
+        let score = runtime.score(e.embedding.vector, speaker: speaker, centroid: centroid)
+        let threshold = requested ?? runtime.threshold
+        let accepted = score >= threshold
+        if accepted {
+            try gate.recordSuccess(speaker: speaker, uid: peer.uid)
+        } else {
+            try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
+        }
+        gate.audit(speaker: speaker, peer: peer, outcome: accepted ? .accepted : .rejected, model: runtime.name, now: now)
+        return decision(speaker, accepted: accepted, score: score, threshold: threshold, e.embedding, admin: admin)
+    }
+
+    /// The verify answer, with the score and threshold only for those `expose_scores` allows.
+    private func decision(_ speaker: String, accepted: Bool, score: Float?, threshold: Float,
+                          _ e: UtteranceEmbedding, admin: Bool) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = ["speaker": .string(speaker), "accepted": .bool(accepted),
+                                           "speech_seconds": seconds(e.speechSeconds), "model": .string(runtime.name)]
+        if configuration.exposeScores == "all" || (configuration.exposeScores == "admin" && admin) {
+            fields["threshold"] = score4(threshold)
+            if let score { fields["score"] = score4(score) }
+        }
+        return fields
+    }
+
+    /// The admin's answer for a name with no voiceprint for this model.
+    private func unknownSpeaker(_ speaker: String) throws -> WireError {
+        if let summary = try dispatcher.store.speaker(named: speaker, model: runtime.modelID), summary.staleUtterances > 0 {
+            return WireError(.unknownSpeaker, "speaker \"\(speaker)\" was enrolled with another model (\(summary.staleUtterances) stale utterance(s)); enroll again")
+        }
+        return WireError(.unknownSpeaker, "no speaker named \"\(speaker)\" is enrolled")
+    }
+
+    func identify(_ audio: AudioSource, _ top: Int) throws -> [String: JSONValue] {
+        let now = Date()
+        let e: UtteranceEmbedding
+        do { e = try embed(audio).embedding } catch {
+            dispatcher.gate.audit(speaker: nil, peer: peer, outcome: .error, model: runtime.name, now: now)
+            throw error
+        }
+        let candidates: [(speaker: String, score: Float)]
+        if runtime.normalization != nil {
+            // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score.
+            candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
+                (c.speaker, runtime.score(e.vector, speaker: c.speaker, centroid: c.centroid))
+            }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
+        } else {
+            candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }
+        }
+        let threshold = runtime.threshold
+        let match = candidates.first.flatMap { $0.score >= threshold ? $0.speaker : nil }
+        dispatcher.gate.audit(speaker: match, peer: peer, outcome: match == nil ? .rejected : .accepted, model: runtime.name, now: now)
+        return ["candidates": .array(candidates.map { ["speaker": .string($0.speaker), "score": score4($0.score)] }),
+                "match": match.map(JSONValue.string) ?? .null, "threshold": score4(threshold),
+                "speech_seconds": seconds(e.speechSeconds), "model": .string(runtime.name)]
+    }
+}
