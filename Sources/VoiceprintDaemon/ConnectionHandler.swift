@@ -55,6 +55,8 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// The answer chain: each answer is written after the one before it.
     private var tail: EventLoopFuture<Void>?
     private var readHeld = false
+    private var pumping = false
+    private var pumpAgain = false
     /// No more input will be framed: end of input, a refusal, or shutdown.
     private var draining = false
     private var closed = false
@@ -185,6 +187,22 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Hands waiting lines to the dispatcher while under the in-flight limit,
     /// resumes reading when there is room again, and closes a drained connection.
     private func pump(context: ChannelHandlerContext) {
+        // Answers ready at once (hello, status) complete their writes inline, and each
+        // completion pumps again: without this guard a pipeline of thousands of them
+        // recursed once per request and overflowed the event loop's stack.
+        guard !pumping else {
+            pumpAgain = true
+            return
+        }
+        pumping = true
+        defer { pumping = false }
+        repeat {
+            pumpAgain = false
+            pumpOnce(context: context)
+        } while pumpAgain
+    }
+
+    private func pumpOnce(context: ChannelHandlerContext) {
         while outstanding < limits.maxInflight, !waiting.isEmpty, !closed {
             dispatch(waiting.removeFirst(), context: context)
             if !draining { frameInput(context: context) }

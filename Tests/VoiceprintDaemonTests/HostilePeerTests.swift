@@ -37,12 +37,19 @@ import VoiceprintTestSupport
     }
 
     @Test func partialLinesShareOneByteBudget() async throws {
-        let fixture = try await DaemonFixture { $0.maxBufferedBytes = 1 << 20; $0.maxLineBytes = 4 << 20 }
+        // The budget is charged for buffers as allocated (they grow by doubling): two 400 kB
+        // lines hold 512 KiB each, and a third can grow to 256 KiB before it meets the cap.
+        let fixture = try await DaemonFixture { $0.maxBufferedBytes = 1_310_720; $0.maxLineBytes = 4 << 20 }
         let piece = [UInt8](#"{"op":"hello","pad":""#.utf8) + [UInt8](repeating: 0x61, count: 400_000)
         let first = try fixture.client(), second = try fixture.client(), third = try fixture.client()
         #expect(first.sendAll(piece) == piece.count)
         #expect(second.sendAll(piece) == piece.count)
-        try await Task.sleep(for: .milliseconds(200))
+        // Both partial lines are in before the third starts.
+        let watcher = try fixture.client()
+        for _ in 0..<250 {
+            if (try watcher.request(#"{"op":"status"}"#)["buffered_bytes"] as? Int ?? 0) >= 2 * piece.count { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         // The third unfinished line would pass the budget: that connection is told, then closed.
         _ = third.sendAll(piece, seconds: 2)
         let refused = try #require(third.readUntilClosed(seconds: 10))
@@ -186,7 +193,12 @@ import VoiceprintTestSupport
 
     @Test func oneFloodingUIDDoesNotStallAnother() async throws {
         // Room for the whole flood in the queue: this is about the order work runs in, not admission.
-        let fixture = try await DaemonFixture { $0.socketMode = 0o666; $0.workers = 2; $0.maxQueue = 300; $0.maxQueuePerUID = 300 }
+        // The normal client resends one clip (no replay check, no lockout); the flood claims a
+        // new name each time, so no attempt limit or one-at-a-time rule thins it out.
+        let fixture = try await DaemonFixture {
+            $0.socketMode = 0o666; $0.workers = 2; $0.maxQueue = 300; $0.maxQueuePerUID = 300
+            $0.replayWindowSeconds = 0; $0.maxFailedAttempts = 1000
+        }
         chmod(fixture.directory.path, 0o755)
         let c = try fixture.client()
         #expect(try c.request(#"{"op":"enroll","speaker":"dana","audio":{"data":"\#(DaemonFixture.audio(voice: 3))"}}"#)["ok"] as? Bool == true)
@@ -203,13 +215,14 @@ import VoiceprintTestSupport
         let heavyCost = median(try (0..<3).map { _ in try latency(heavy) })
 
         // Four connections of uid nobody pipelining expensive verifies as fast as the daemon takes them.
-        let flood = fixture.directory.file("flood.jsonl")
-        try String(repeating: heavy + "\n", count: 60).write(toFile: flood, atomically: false, encoding: .utf8)
-        chmod(flood, 0o644)
         // Processes, not tasks: blocking calls in tasks would hold the few cooperative threads.
         let flooders = try (0..<4).map { i in
-            try Command.start(["socat", "-t", "60", "-", "UNIX-CONNECT:\(fixture.socket)"], asUID: nobodyUID, input: flood,
-                              output: fixture.directory.file("flood\(i).out"))
+            let flood = fixture.directory.file("flood\(i).jsonl")
+            try (0..<60).map { heavy.replacingOccurrences(of: #""speaker":"dana""#, with: #""speaker":"flood\#(i)-\#($0)""#) + "\n" }
+                .joined().write(toFile: flood, atomically: false, encoding: .utf8)
+            chmod(flood, 0o644)
+            return try Command.start(["socat", "-t", "60", "-", "UNIX-CONNECT:\(fixture.socket)"], asUID: nobodyUID, input: flood,
+                                     output: fixture.directory.file("flood\(i).out"))
         }
         // The flooders start (setpriv, socat, 26 MB each) at the speed of a busy machine.
         for _ in 0..<750 where fixture.daemon.dispatcher.pending < 8 { try await Task.sleep(for: .milliseconds(20)) }
