@@ -55,6 +55,8 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// The answer chain: each answer is written after the one before it.
     private var tail: EventLoopFuture<Void>?
     private var readHeld = false
+    /// A refusal (`too_large`, `busy`) to send after the answers to the lines before it.
+    private var refusal: WireError?
     private var pumping = false
     private var pumpAgain = false
     /// No more input will be framed: end of input, a refusal, or shutdown.
@@ -213,8 +215,9 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             framer.restartClock(at: .now())
             context.read()
         }
+        if !closed { sendRefusalIfDue(context: context) }
         let finished = draining || (quiescing && !framer.hasPartialLine && unframed == nil)
-        if finished, waiting.isEmpty, outstanding == 0, !closed { context.close(promise: nil) }
+        if finished, waiting.isEmpty, outstanding == 0, refusal == nil, !closed { context.close(promise: nil) }
     }
 
     private var canRead: Bool { !draining && outstanding < limits.maxInflight && waiting.isEmpty && unframed == nil }
@@ -251,14 +254,21 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
     }
 
-    /// Answers everything already dispatched, then `final`, then closes; reads nothing more.
+    /// Answers every complete line received before it (dispatched or waiting), then
+    /// `error`, then closes; reads nothing more.
     private func refuse(context: ChannelHandlerContext, _ error: WireError) {
         guard !draining else { return }
         draining = true
         framer.discard()
         releaseUnframed()
-        for line in waiting { line.charge.release() }
-        waiting = []
+        refusal = error
+        pump(context: context)
+    }
+
+    /// Queues the refusal after the last answer once every waiting line is dispatched.
+    private func sendRefusalIfDue(context: ChannelHandlerContext) {
+        guard let error = refusal, waiting.isEmpty else { return }
+        refusal = nil
         outstanding += 1
         let contextBox = NIOLoopBound(context, eventLoop: context.eventLoop)
         let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
@@ -275,7 +285,10 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         guard !closed else { return }
         let now = NIODeadline.now()
         let idleTimeout = quiescing ? min(limits.idleTimeout, Self.shutdownGrace) : limits.idleTimeout
-        if quiescing, !draining, now >= quiesceDeadline {
+        if quiescing, now >= quiesceDeadline + Self.shutdownGrace {
+            // However the client paces its reads, shutdown does not wait longer than this.
+            context.close(promise: nil)
+        } else if quiescing, !draining, now >= quiesceDeadline {
             draining = true
             framer.discard()
             releaseUnframed()

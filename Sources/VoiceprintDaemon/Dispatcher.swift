@@ -102,7 +102,7 @@ public final class Dispatcher: Sendable {
             if let denied = runtime.policy.check(request, from: peer) { return .failure(parsed.id, denied) }
             switch request {
             case .hello: return .success(parsed.id, hello())
-            case .status: return .success(parsed.id, status())
+            case .status: return .success(parsed.id, status(for: peer))
             default:
                 do {
                     return .success(parsed.id, try Operations(dispatcher: self, runtime: runtime, peer: peer).run(request))
@@ -155,6 +155,14 @@ public final class Dispatcher: Sendable {
     func hello() -> [String: JSONValue] {
         ["protocol": .number(Double(protocolVersion)), "daemon": "voiceprintd", "version": .string(Self.version),
          "ops": .array(Operation.allCases.map { .string($0.rawValue) })]
+    }
+
+    func status(for peer: Peer) -> [String: JSONValue] {
+        var fields = status()
+        // Outcome counters would show anyone when a verify was accepted or rejected
+        // (a PAM check of someone else, say): admins only.
+        if !(peer.resolvedAdmin ?? runtime.policy.isAdmin(peer)) { fields["requests"] = nil }
+        return fields
     }
 
     func status() -> [String: JSONValue] {

@@ -67,6 +67,14 @@ public final class ModelRuntime: Sendable {
                                        second: normalization.statistics(of: embedding))
     }
 
+    /// The work `score` does for a known speaker whose statistics are cached, for a name
+    /// that has no voiceprint (verify must not be faster for unknown names); the result means nothing.
+    func decoyScore(_ embedding: [Float]) -> Float {
+        let cosine = SpeakerIndex.cosine(embedding, embedding)
+        guard let normalization else { return cosine }
+        return cosine + normalization.statistics(of: embedding).mean
+    }
+
     /// 64-bit FNV-1a of the file, as 16 hex digits: cheap, and any change to a weight changes it.
     public static func fingerprint(_ bytes: [UInt8]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

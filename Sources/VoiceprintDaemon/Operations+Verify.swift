@@ -12,7 +12,7 @@ import VoiceprintStore
 extension Operations {
     func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?) throws -> [String: JSONValue] {
         let gate = dispatcher.gate
-        let admin = runtime.policy.isAdmin(peer)
+        let admin = peer.resolvedAdmin ?? runtime.policy.isAdmin(peer)
         guard gate.begin(speaker: speaker, uid: peer.uid) else {
             throw WireError(.busy, "a verify of \"\(speaker)\" from uid \(peer.uid) is already in progress; send the next attempt after its answer")
         }
@@ -29,12 +29,15 @@ extension Operations {
             gate.audit(speaker: speaker, peer: peer, outcome: .error, model: runtime.name, now: now)
             throw error
         }
-        if let age = gate.replayAge(speaker: speaker, audio: e.audio, now: now) {
+        let replay = gate.replayCheck(speaker: speaker, audio: e.audio, now: now)
+        if let age = replay.age {
             try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
             gate.audit(speaker: speaker, peer: peer, outcome: .replay, model: runtime.name, now: now)
             throw WireError(.badAudio, "this audio matches an earlier submission for \"\(speaker)\" \(Int(age)) s ago; a replayed recording is not a new attempt: speak again")
         }
         guard let centroid else {
+            // The work a known name's score costs, done and discarded (AS-norm's query statistics).
+            _ = runtime.decoyScore(e.embedding.vector)
             try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
             gate.audit(speaker: speaker, peer: peer, outcome: .unknown, model: runtime.name, now: now)
             if admin { throw try unknownSpeaker(speaker) }
@@ -46,6 +49,7 @@ extension Operations {
         let accepted = score >= threshold
         if accepted {
             try gate.recordSuccess(speaker: speaker, uid: peer.uid)
+            gate.rememberAccepted(speaker: speaker, fingerprint: replay.fingerprint, now: now)
         } else {
             try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
         }

@@ -13,6 +13,12 @@ public struct Peer: Sendable, Equatable, CustomStringConvertible {
         self.gid = gid
     }
 
+    /// Set once per connection, on the event loop, when it is accepted: `isAdmin` and the
+    /// login name look up NSS through getpwuid/getgrnam, whose static buffers other threads
+    /// (workers answering this peer's requests) must never share. Nil: look up on use.
+    public var resolvedAdmin: Bool?
+    public var resolvedName: String?
+
     public var description: String { "uid=\(uid) pid=\(pid)" }
 
     /// The login name of `uid`, when it has one.
@@ -56,8 +62,16 @@ public struct Policy: Sendable {
     }
 
     /// Nil when allowed; otherwise the `forbidden` error to answer.
+    /// The peer with its admin status and login name looked up: call on one thread at a time.
+    public func resolve(_ peer: Peer) -> Peer {
+        var resolved = peer
+        resolved.resolvedName = peer.userName
+        resolved.resolvedAdmin = isAdmin(peer)
+        return resolved
+    }
+
     public func check(_ request: Request, from peer: Peer) -> WireError? {
-        let admin = isAdmin(peer)
+        let admin = peer.resolvedAdmin ?? isAdmin(peer)
         if let source = request.audioSource, case .path = source, !(admin && adminsMayReadPaths) {
             return WireError(.forbidden, adminsMayReadPaths
                 ? "audio by path is only for admins; send the file's bytes as audio.data"
@@ -71,9 +85,9 @@ public struct Policy: Sendable {
             return nil
         case .enroll(let speaker, _), .delete(let speaker):
             if admin { return nil }
-            if selfService, let name = peer.userName, name == speaker { return nil }
+            if selfService, let name = peer.resolvedName ?? peer.userName, name == speaker { return nil }
             return WireError(.forbidden, selfService
-                ? "\(request.operation.rawValue) of \"\(speaker)\" needs an admin; you (\(peer.userName ?? "uid \(peer.uid)")) may only \(request.operation.rawValue) your own voiceprint"
+                ? "\(request.operation.rawValue) of \"\(speaker)\" needs an admin; you (\(peer.resolvedName ?? peer.userName ?? "uid \(peer.uid)")) may only \(request.operation.rawValue) your own voiceprint"
                 : "\(request.operation.rawValue) needs an admin (root, the daemon's user\(adminGroup.map { " or group \($0)" } ?? ""))")
         case .list, .identify, .embed, .unlock, .audit:
             return admin ? nil : WireError(.forbidden, "\(request.operation.rawValue) needs an admin (root, the daemon's user\(adminGroup.map { " or group \($0)" } ?? ""))")

@@ -66,7 +66,10 @@ public final class Server: Sendable {
     /// Admits the connection under the total and per-uid limits (a refused one is
     /// answered `busy` and closed by `RefusalHandler`) and builds its pipeline.
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
-        PeerCredentials.read(channel).flatMapThrowing { [self] peer in
+        PeerCredentials.read(channel).flatMapThrowing { [self] credentials in
+            // Admin status and login are looked up here, once, on the event loop: a policy change
+            // (SIGHUP) applies to connections accepted after it.
+            let peer = dispatcher.runtime.policy.resolve(credentials)
             let sync = channel.pipeline.syncOperations
             let registry = dispatcher.connections
             if let refusal = registry.admit(uid: peer.uid) {

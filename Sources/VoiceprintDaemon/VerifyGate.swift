@@ -23,6 +23,7 @@ final class VerifyGate: Sendable {
     private let lastHousekeeping = NIOLockedValueBox(Date.distantPast)
     /// (speaker, uid) pairs with a verify in progress.
     private let inProgress = NIOLockedValueBox(Set<Pair>())
+    private let recentRefusals = NIOLockedValueBox([String: Date]())
 
     struct Pair: Hashable { var speaker: String; var uid: UInt32 }
 
@@ -87,16 +88,43 @@ final class VerifyGate: Sendable {
         }
     }
 
-    /// Seconds since an earlier submission for `speaker` matched this audio, or nil;
-    /// the audio's fingerprint is remembered either way.
-    func replayAge(speaker: String, audio: AudioBuffer, now: Date) -> TimeInterval? {
-        guard replays.window > 0, let fingerprint = try? SpeechFingerprint(audio) else { return nil }
-        return replays.check(speaker: speaker, fingerprint: fingerprint, now: now)
+    /// Fingerprints the audio and says how long ago an earlier accepted submission for
+    /// `speaker` matched it (nil: none did). The same work is done whatever the speaker's
+    /// history (see `ReplayCache`). A failure to fingerprint is logged, never fatal.
+    func replayCheck(speaker: String, audio: AudioBuffer, now: Date) -> (age: TimeInterval?, fingerprint: SpeechFingerprint?) {
+        guard replays.window > 0 else { return (nil, nil) }
+        do {
+            let fingerprint = try SpeechFingerprint(audio).prefix(frames: ReplayCache.framesKept)
+            return (replays.check(speaker: speaker, fingerprint: fingerprint, now: now), fingerprint)
+        } catch {
+            logger.warning("replay check skipped: audio could not be fingerprinted", metadata: ["error": "\(error)"])
+            return (nil, nil)
+        }
+    }
+
+    /// Remembers an accepted submission, so that a recording of it is refused later.
+    func rememberAccepted(speaker: String, fingerprint: SpeechFingerprint?, now: Date) {
+        if let fingerprint { replays.remember(speaker: speaker, fingerprint: fingerprint, now: now) }
+    }
+
+    /// `error` and `locked` rows repeated by one uid for one name within a minute are
+    /// written once: they cost the peer nothing to cause (no attempt is counted), and
+    /// unthrottled they would push the trail's real attempts out past `audit_max_rows`.
+    private func repeatedRefusal(speaker: String?, uid: UInt32, outcome: Outcome, now: Date) -> Bool {
+        guard outcome == .error || outcome == .locked else { return false }
+        let key = "\(uid)\u{0}\(outcome.rawValue)\u{0}\(speaker ?? "")"
+        return recentRefusals.withLockedValue { recent in
+            if let last = recent[key], now.timeIntervalSince(last) < 60 { return true }
+            if recent.count >= 4096 { recent.removeAll() }
+            recent[key] = now
+            return false
+        }
     }
 
     /// Appends to the audit trail. A failure to write it is logged, not answered: the
     /// decision stands, and the log line says the trail has a gap.
     func audit(speaker: String?, peer: Peer, outcome: Outcome, model: String, now: Date) {
+        guard !repeatedRefusal(speaker: speaker, uid: peer.uid, outcome: outcome, now: now) else { return }
         let entry = AuditEntry(time: now, uid: peer.uid, pid: peer.pid, speaker: speaker, outcome: outcome, model: model)
         do { try store.appendAudit(entry, retention: retention) } catch {
             logger.error("audit trail write failed", metadata: ["error": "\(error)", "outcome": "\(outcome.rawValue)"])
@@ -104,13 +132,24 @@ final class VerifyGate: Sendable {
     }
 }
 
-/// Fingerprints of recent verify submissions per speaker, for `replay_window_seconds`.
-/// Memory only and bounded: at most `perSpeaker` per speaker and `total` in all
-/// (the oldest go first); a restart forgets them, which an attacker cannot cause.
+/// Fingerprints of recently *accepted* verify submissions per speaker, for
+/// `replay_window_seconds`, in memory only (a restart, which an attacker cannot
+/// cause, forgets them).
+///
+/// Only accepted submissions are kept: a replay worth refusing is a recording of a
+/// genuine attempt, which was accepted; keeping every submission would let anyone
+/// push a victim's fingerprints out with failed attempts of their own, and fill the
+/// daemon's memory with fresh names. Each check compares against exactly `slots`
+/// fingerprints (the speaker's most recent, or decoys), so its cost does not tell
+/// an enrolled, recently verified name from an unknown one.
 final class ReplayCache: Sendable {
     let window: TimeInterval
-    static let perSpeaker = 64
-    static let total = 20_000
+    /// Fingerprints compared per check, and kept per speaker.
+    static let slots = 4
+    /// Frames kept of each (5 s at the fingerprint's 5 ms hop): 8 KB a fingerprint.
+    static let framesKept = 1000
+    /// Fingerprints kept in all (about 32 MB at most); the oldest go first.
+    static let total = 4096
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -120,27 +159,32 @@ final class ReplayCache: Sendable {
 
     init(window: TimeInterval) { self.window = window }
 
-    /// The age of the newest earlier fingerprint of `speaker` that matches, or nil; then remembers this one.
+    /// The age of the newest kept fingerprint of `speaker` that matches, or nil.
     func check(speaker: String, fingerprint: SpeechFingerprint, now: Date) -> TimeInterval? {
-        // Compared outside the lock: matching costs more than a lookup.
-        let earlier = state.withLockedValue { $0.entries[speaker] ?? [] }
-        let match = earlier.reversed().first { now.timeIntervalSince($0.time) <= window && $0.fingerprint.matches(fingerprint) }
+        let recent = state.withLockedValue { state in
+            Array((state.entries[speaker] ?? []).filter { now.timeIntervalSince($0.time) <= window }.suffix(Self.slots))
+        }
+        // Compared outside the lock, all of them (no early exit), then decoys up to `slots`.
+        var age: TimeInterval?
+        for entry in recent.reversed() where entry.fingerprint.matches(fingerprint) {
+            age = age ?? now.timeIntervalSince(entry.time)
+        }
+        for _ in recent.count..<Self.slots { _ = fingerprint.matches(fingerprint) }
+        return age
+    }
+
+    func remember(speaker: String, fingerprint: SpeechFingerprint, now: Date) {
         state.withLockedValue { state in
             var list = (state.entries[speaker] ?? []).filter { now.timeIntervalSince($0.time) <= window }
             list.append((now, fingerprint))
-            if list.count > Self.perSpeaker { list.removeFirst(list.count - Self.perSpeaker) }
+            if list.count > Self.slots { list.removeFirst(list.count - Self.slots) }
             state.count += list.count - (state.entries[speaker]?.count ?? 0)
             state.entries[speaker] = list
-            if state.count > Self.total { Self.evictOldest(&state) }
-        }
-        return match.map { now.timeIntervalSince($0.time) }
-    }
-
-    private static func evictOldest(_ state: inout State) {
-        while state.count > total, let (speaker, _) = state.entries.min(by: { ($0.value.first?.time ?? .distantFuture) < ($1.value.first?.time ?? .distantFuture) }) {
-            state.entries[speaker]!.removeFirst()
-            state.count -= 1
-            if state.entries[speaker]!.isEmpty { state.entries[speaker] = nil }
+            while state.count > Self.total, let oldest = state.entries.min(by: { $0.value[0].time < $1.value[0].time })?.key {
+                state.entries[oldest]!.removeFirst()
+                state.count -= 1
+                if state.entries[oldest]!.isEmpty { state.entries[oldest] = nil }
+            }
         }
     }
 }

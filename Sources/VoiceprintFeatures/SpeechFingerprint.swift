@@ -88,6 +88,16 @@ public struct SpeechFingerprint: Sendable, Equatable {
         assert(bits.count <= Self.maximumFrames)
     }
 
+    /// The first `count` frames: what a cache keeps of a long utterance (a replay of it
+    /// still overlaps them, within the shift search).
+    public func prefix(frames count: Int) -> SpeechFingerprint {
+        guard count < frames else { return self }
+        var copy = self
+        copy.bits = Array(bits.prefix(count))
+        copy.speech = Array(speech.prefix(count))
+        return copy
+    }
+
     /// A fingerprint from its parts; `init(serialized:)` checks them first.
     init(bits: [UInt32], speech: [Bool]) {
         precondition(bits.count == speech.count, "bits and speech mask differ in length")

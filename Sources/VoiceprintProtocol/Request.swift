@@ -107,6 +107,8 @@ public struct RequestLine: Sendable {
 public enum RequestParser {
     /// Longest speaker name, in UTF-8 bytes.
     public static let maximumSpeakerBytes = 128
+    /// Longest request id (a string's UTF-8 bytes, or a number's characters).
+    public static let maximumIDBytes = 256
 
     /// Parses one line (without its newline). Never throws: every problem
     /// becomes a `WireError` naming the field and what was expected.
@@ -122,8 +124,17 @@ public enum RequestParser {
         var id: RequestID?
         switch fields["id"] {
         case nil, .null?: break
-        case .string(let s)?: id = .string(s)
-        case .number?: id = idNumberText.map(RequestID.number)
+        case .string(let s)?:
+            // An id is echoed in the answer: a large one would be answer bytes no budget counts.
+            guard s.utf8.count <= maximumIDBytes else {
+                return RequestLine(id: nil, request: .failure(WireError(.badRequest, "field \"id\" is \(s.utf8.count) bytes; at most \(maximumIDBytes) allowed")))
+            }
+            id = .string(s)
+        case .number?:
+            guard let text = idNumberText, text.utf8.count <= maximumIDBytes else {
+                return RequestLine(id: nil, request: .failure(WireError(.badRequest, "field \"id\" is a number of more than \(maximumIDBytes) characters")))
+            }
+            id = .number(text)
         case let other?:
             return RequestLine(id: nil, request: .failure(WireError(.badRequest, "field \"id\" must be a string or a number, got \(other.typeName)")))
         }
@@ -190,8 +201,12 @@ public enum RequestParser {
         guard case .string(let name) = value else {
             throw WireError(.badRequest, "field \"speaker\" must be a string, got \(value.typeName)")
         }
-        try validateSpeaker(name)
-        return name
+        // One spelling per name: "José" typed precomposed or with a combining accent, or
+        // "Kate" with a Kelvin sign, must be the same speaker for the attempt limit, the
+        // audit trail and unlock (SQLite compares bytes; Swift strings compare canonically).
+        let normalized = name.precomposedStringWithCanonicalMapping
+        try validateSpeaker(normalized)
+        return normalized
     }
 
     /// Speaker names are shown in logs and terminals: printable, bounded, not blank.

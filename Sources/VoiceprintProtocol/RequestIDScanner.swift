@@ -19,6 +19,7 @@ public enum RequestIDScanner {
     struct Scanner {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        var structureBytes = 0
 
         mutating func topLevelID() -> RequestID? {
             skipWhitespace()
@@ -34,6 +35,7 @@ public enum RequestIDScanner {
                 let valueStart = index
                 guard skipValue() else { return nil }
                 if key.elementsEqual("id".utf8) {
+                    guard index - valueStart <= RequestParser.maximumIDBytes + 2 else { return nil }
                     let text = Array(bytes[valueStart..<index])
                     guard let parsed = try? JSONValue.parseKeepingID(Array(#"{"id":"#.utf8) + text + [UInt8(ascii: "}")]),
                           case .object(let fields) = parsed.value else { return nil }
@@ -76,11 +78,16 @@ public enum RequestIDScanner {
             return nil
         }
 
+        /// Bytes outside strings one scan may step over byte by byte: this runs on the event
+        /// loop, and audio is one string (a memchr); megabytes of anything else are not a request.
+        static let structureBudget = 64 << 10
+
         /// Steps over one JSON value (not validated: the real parser does that later).
         mutating func skipValue() -> Bool {
             var depth = 0
             repeat {
-                guard let b = peek() else { return false }
+                guard let b = peek(), structureBytes < Self.structureBudget else { return false }
+                structureBytes += 1
                 switch b {
                 case UInt8(ascii: "\""):
                     guard let end = stringEnd(from: index) else { return false }

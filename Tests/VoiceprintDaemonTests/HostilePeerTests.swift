@@ -128,6 +128,18 @@ import VoiceprintTestSupport
         await fixture.stop()
     }
 
+    @Test func aRefusalComesAfterTheAnswersToTheLinesBeforeIt() async throws {
+        let fixture = try await DaemonFixture { $0.maxLineBytes = 4096 }
+        let c = try fixture.client()
+        // One write: complete requests, then a line over the limit.
+        c.send(#"{"op":"hello","id":1}"# + "\n" + #"{"op":"status","id":2}"# + "\n" + String(repeating: "x", count: 10_000))
+        let lines = try #require(c.readUntilClosed(seconds: 10))
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.first?.contains(#""id":1"#) == true && lines.dropFirst().first?.contains(#""id":2"#) == true)
+        #expect(lines.last?.contains("too_large") == true)
+        await fixture.stop()
+    }
+
     @Test func aCRLFLineOfExactlyTheLimitIsAccepted() async throws {
         let fixture = try await DaemonFixture { $0.maxLineBytes = 4096 }
         let prefix = #"{"op":"hello","pad":""#

@@ -56,4 +56,15 @@ import VoiceprintProtocol
         #expect(error(#"{"op":"identify","audio":{"data":"QUJD"},"top":2.5}"#)?.message.contains("\"top\" must be an integer") == true)
         #expect(error(#"{"id":[1],"op":"hello"}"#) == WireError(.badRequest, "field \"id\" must be a string or a number, got an array"))
     }
+
+    @Test func idsAreBoundedAndNamesHaveOneSpelling() throws {
+        let long = String(repeating: "x", count: 257)
+        #expect(error(#"{"op":"hello","id":"\#(long)"}"#)?.message.contains("at most 256") == true)
+        #expect(parse(#"{"op":"hello","id":"\#(long)"}"#).id == nil, "an oversized id is not echoed")
+        #expect(error(#"{"op":"hello","id":1\#(String(repeating: "0", count: 300))}"#)?.code == .badRequest)
+        // A combining accent and a Kelvin sign are the precomposed name and the letter K.
+        let decomposed = try parse(#"{"op":"delete","speaker":"Jose\u0301"}"#).request.get()
+        #expect(decomposed == .delete(speaker: "Jos\u{e9}"))
+        #expect(try parse(#"{"op":"unlock","speaker":"\u212Aate"}"#).request.get() == .unlock(speaker: "Kate"))
+    }
 }
