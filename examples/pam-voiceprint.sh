@@ -18,6 +18,8 @@ set -u
 user=${PAM_USER:-}
 [ -n "$user" ] || exit 1
 # Only for users who enrolled; everyone else goes straight to the password.
+# (So the 4 s recording pause at a prompt shows who has a voiceprint; record for
+# everyone instead if that matters more than the wait.)
 timeout 3 voiceprint list --timeout 2 2>/dev/null | cut -f1 | grep -qx "$user" || exit 1
 tmp=$(mktemp /tmp/voiceprint-pam.XXXXXX) || exit 1
 trap 'rm -f "$tmp"' EXIT
