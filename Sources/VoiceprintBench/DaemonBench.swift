@@ -50,10 +50,18 @@ struct DaemonBench: ParsableCommand {
             Data(try! SoundFile.encode(voice.utterance(seconds: 3, using: &r), sampleRate: 16_000, channels: 1, format: .wavPCM16))
         }
         let client = BenchClient(path: daemon.socket)!
-        for _ in 0..<3 { _ = client.request(Array((Request.enroll(speaker: "bench", audio: .data([UInt8](clip(&rng)))).encoded() + "\n").utf8)) }
-        let verifyLine = Array((Request.verify(speaker: "bench", audio: .data([UInt8](clip(&rng))), threshold: nil).encoded() + "\n").utf8)
-        for level in concurrency.split(separator: ",").compactMap({ Int($0) }) {
-            let result = Self.load(socket: daemon.socket, line: verifyLine, clients: level, requests: requests, seconds: seconds)
+        // One speaker per client: the daemon runs one verify per (speaker, peer uid) at a time
+        // (attempt limits), and every client here is the same uid.
+        let levels = concurrency.split(separator: ",").compactMap { Int($0) }
+        let enrollment = (0..<3).map { _ in [UInt8](clip(&rng)) }
+        let verifyAudio = [UInt8](clip(&rng))
+        var verifyLines = [[UInt8]]()
+        for i in 0..<(levels.max() ?? 1) {
+            for audio in enrollment { _ = client.request(Array((Request.enroll(speaker: "bench\(i)", audio: .data(audio)).encoded() + "\n").utf8)) }
+            verifyLines.append(Array((Request.verify(speaker: "bench\(i)", audio: .data(verifyAudio), threshold: nil).encoded() + "\n").utf8))
+        }
+        for level in levels {
+            let result = Self.load(socket: daemon.socket, lines: verifyLines, clients: level, requests: requests, seconds: seconds)
             let s = result.latencies.sorted()
             func pct(_ p: Double) -> Double { s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count) * p))] * 1000 }
             row("verify 3 s, \(level) client(s): p50", String(format: "%.1f ms", pct(0.5)), "\(s.count) requests, \(result.errors) errors", pct(0.5))
@@ -80,7 +88,7 @@ struct DaemonBench: ParsableCommand {
             }
             try store.addUtterances(batch, model: modelID)
             let daemon = try DaemonUnderTest(binary: binary, model: model, directory: directory)
-            let result = Self.load(socket: daemon.socket, line: identifyLine, clients: 1, requests: 50, seconds: seconds)
+            let result = Self.load(socket: daemon.socket, lines: [identifyLine], clients: 1, requests: 50, seconds: seconds)
             let s = result.latencies.sorted()
             let median = s.isEmpty ? .nan : s[s.count / 2] * 1000
             row("identify among \(count) speakers (one client): median", String(format: "%.1f ms", median),
@@ -100,9 +108,9 @@ struct DaemonBench: ParsableCommand {
         var throughput: Double
     }
 
-    /// `clients` connections, each sending `line` back to back, until `requests`
+    /// `clients` connections, client i sending `lines[i]` back to back, until `requests`
     /// in total have been answered or `seconds` have passed.
-    static func load(socket: String, line: [UInt8], clients: Int, requests: Int, seconds: Double) -> LoadResult {
+    static func load(socket: String, lines: [[UInt8]], clients: Int, requests: Int, seconds: Double) -> LoadResult {
         let lock = NSLock()
         nonisolated(unsafe) var latencies = [Double]()
         nonisolated(unsafe) var errors = 0
@@ -111,15 +119,15 @@ struct DaemonBench: ParsableCommand {
         let start = Date()
         // One thread per client: concurrentPerform would run only one per core at a time.
         let done = DispatchGroup()
-        for _ in 0..<clients {
+        for index in 0..<clients {
             done.enter()
             Thread.detachNewThread {
                 defer { done.leave() }
-                runClient()
+                runClient(lines[index % lines.count])
             }
         }
         done.wait()
-        @Sendable func runClient() {
+        @Sendable func runClient(_ line: [UInt8]) {
             guard let client = BenchClient(path: socket) else { lock.withLock { errors += 1 }; return }
             while Date() < deadline {
                 let go = lock.withLock { () -> Bool in
