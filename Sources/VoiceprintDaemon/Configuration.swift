@@ -45,8 +45,8 @@ public struct Configuration: Sendable, Equatable {
     /// Bytes of request lines held at once across all connections, from a line's first byte
     /// until its answer: partial lines and requests waiting or running. A connection whose
     /// line would pass it is answered `busy` and closed. Default 64 MiB: four requests of
-    /// the largest line, about 13 of 120 s of 16 kHz 16-bit WAV (5.1 MB of base64 each),
-    /// or about 50 of 30 s.
+    /// the largest line, or 8 of 120 s of 16 kHz 16-bit WAV (5.1 MB of base64, held in a
+    /// buffer grown by doubling to 8 MiB, which is what is charged).
     public var maxBufferedBytes = 64 << 20
     /// Connections one peer uid may hold; more are answered `busy` and closed.
     /// Default 0: a quarter of `max_connections`.

@@ -62,21 +62,22 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// No more input will be framed: end of input, a refusal, or shutdown.
     private var draining = false
     private var closed = false
-    /// The daemon is shutting down: a client that does not read its answers is not waited for long.
+    /// The daemon is shutting down: the connection is read for `shutdownGrace` more, and
+    /// closed `shutdownGrace` after that whatever is left.
     private var quiescing = false
     private var quiesceDeadline = NIODeadline.distantFuture
-    /// How long a shutting-down daemon keeps reading a connection, and waits for a
-    /// client that does not read its answers.
+    /// How long a shutting-down daemon keeps reading a connection, and then waits for
+    /// its answers to be taken.
     static let shutdownGrace = TimeAmount.seconds(2)
     private var lastActivity = NIODeadline.now()
     private var timer: RepeatedTask?
 
-    init(dispatcher: Dispatcher, peer: Peer, configuration: Configuration, budget: ByteBudget, logger: Logger) {
+    init(dispatcher: Dispatcher, peer: Peer, configuration: Configuration, logger: Logger) {
         self.dispatcher = dispatcher
         self.peer = peer
         self.logger = logger
         self.limits = Limits(configuration)
-        self.framer = LineFramer(maximumLineBytes: configuration.maxLineBytes, budget: budget)
+        self.framer = LineFramer(maximumLineBytes: configuration.maxLineBytes, budget: dispatcher.budget)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -284,9 +285,9 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func checkClocks(context: ChannelHandlerContext) {
         guard !closed else { return }
         let now = NIODeadline.now()
-        let idleTimeout = quiescing ? min(limits.idleTimeout, Self.shutdownGrace) : limits.idleTimeout
-        if quiescing, now >= quiesceDeadline + Self.shutdownGrace {
-            // However the client paces its reads, shutdown does not wait longer than this.
+        if quiescing, computing == 0, now >= quiesceDeadline + Self.shutdownGrace {
+            // Every answer is computed; however the client paces its reads of them,
+            // shutdown does not wait for it longer than this.
             context.close(promise: nil)
         } else if quiescing, !draining, now >= quiesceDeadline {
             draining = true
@@ -296,7 +297,7 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         } else if canRead, let since = framer.partialSince, now - since >= limits.requestDeadline {
             logger.notice("request line too slow; closing", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
             refuse(context: context, WireError(.busy, "request line did not arrive within \(Self.seconds(limits.requestDeadline)) s of its first byte (request_deadline); connection closed"))
-        } else if computing == 0, now - lastActivity >= idleTimeout {
+        } else if computing == 0, now - lastActivity >= limits.idleTimeout {
             // Nothing is being worked on and nothing was asked (or taken) for idle_timeout:
             // an idle client, or one that stopped reading its answers.
             logger.debug("idle connection closed", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])

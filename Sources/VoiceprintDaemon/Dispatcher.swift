@@ -86,7 +86,7 @@ public final class Dispatcher: Sendable {
         let parsed = RequestParser.parse(line)
         let op = Self.operationName(parsed)
         switch parsed.request {
-        case .success(let request) where request.needsWorker && runtime.policy.check(request, from: peer) == nil:
+        case .success(let request) where request.needsWorker:
             return schedule(peer: peer, id: { parsed.id }, on: eventLoop) { [self] in finish(answer(parsed, peer: peer), op) }
         default:
             return eventLoop.makeSucceededFuture(finish(answer(parsed, peer: peer), op))

@@ -78,8 +78,7 @@ public final class Server: Sendable {
                 return
             }
             channel.closeFuture.whenComplete { _ in registry.release(uid: peer.uid) }
-            try sync.addHandler(ConnectionHandler(dispatcher: dispatcher, peer: peer, configuration: configuration,
-                                                  budget: dispatcher.budget, logger: logger))
+            try sync.addHandler(ConnectionHandler(dispatcher: dispatcher, peer: peer, configuration: configuration, logger: logger))
         }
     }
 

@@ -10,8 +10,6 @@ import VoiceprintStore
 /// replays of earlier submissions, and the audit trail. Owned by the
 /// dispatcher, so a model reload keeps all of it.
 final class VerifyGate: Sendable {
-    typealias Outcome = AuditOutcome
-
     let store: EnrollmentStore
     let policy: AttemptPolicy
     let retention: AuditRetention
@@ -110,7 +108,7 @@ final class VerifyGate: Sendable {
     /// `error` and `locked` rows repeated by one uid for one name within a minute are
     /// written once: they cost the peer nothing to cause (no attempt is counted), and
     /// unthrottled they would push the trail's real attempts out past `audit_max_rows`.
-    private func repeatedRefusal(speaker: String?, uid: UInt32, outcome: Outcome, now: Date) -> Bool {
+    private func repeatedRefusal(speaker: String?, uid: UInt32, outcome: AuditOutcome, now: Date) -> Bool {
         guard outcome == .error || outcome == .locked else { return false }
         let key = "\(uid)\u{0}\(outcome.rawValue)\u{0}\(speaker ?? "")"
         return recentRefusals.withLockedValue { recent in
@@ -123,7 +121,7 @@ final class VerifyGate: Sendable {
 
     /// Appends to the audit trail. A failure to write it is logged, not answered: the
     /// decision stands, and the log line says the trail has a gap.
-    func audit(speaker: String?, peer: Peer, outcome: Outcome, model: String, now: Date) {
+    func audit(speaker: String?, peer: Peer, outcome: AuditOutcome, model: String, now: Date) {
         guard !repeatedRefusal(speaker: speaker, uid: peer.uid, outcome: outcome, now: now) else { return }
         let entry = AuditEntry(time: now, uid: peer.uid, pid: peer.pid, speaker: speaker, outcome: outcome, model: model)
         do { try store.appendAudit(entry, retention: retention) } catch {

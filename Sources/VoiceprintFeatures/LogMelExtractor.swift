@@ -55,20 +55,10 @@ public struct LogMelExtractor: Sendable {
         samples.withUnsafeBufferPointer { signal in
             output.values.withUnsafeMutableBufferPointer { out in
                 mel.withUnsafeMutableBufferPointer { melBuffer in
-                    var start = 0
-                    while start < frames {
-                        let count = min(Self.batch, frames - start)
-                        for j in 0..<count {
-                            prepareFrame(signal.baseAddress! + (start + j) * options.frameShift,
-                                         into: workspace.realInput + j * options.fftSize)
-                        }
-                        fft.execute(workspace)
-                        for j in 0..<count {
-                            finishFrame(spectrum: workspace.complexOutput + 2 * j * fft.bins,
-                                        mel: melBuffer.baseAddress!,
-                                        into: out.baseAddress! + (start + j) * options.dimension)
-                        }
-                        start += count
+                    fft.transform(frames: frames, workspace: workspace) { t, input in
+                        prepareFrame(signal.baseAddress! + t * options.frameShift, into: input)
+                    } consume: { t, spectrum in
+                        finishFrame(spectrum: spectrum, mel: melBuffer.baseAddress!, into: out.baseAddress! + t * options.dimension)
                     }
                 }
             }

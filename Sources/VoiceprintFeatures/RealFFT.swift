@@ -73,6 +73,23 @@ public final class RealFFT: @unchecked Sendable {
         fftwf_execute_dft_r2c(plan, workspace.input, workspace.output)
     }
 
+    /// Transforms `frames` frames, `batch` at a time through `workspace`: `fill(t, input)`
+    /// writes frame t's `size` reals, `consume(t, spectrum)` reads its `bins` complex
+    /// values (interleaved re, im; it may overwrite them, the next batch replaces them).
+    /// The one framing loop of every spectral front end.
+    public func transform(frames: Int, workspace: Workspace,
+                          fill: (Int, UnsafeMutablePointer<Float>) -> Void,
+                          consume: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        var start = 0
+        while start < frames {
+            let count = min(batch, frames - start)
+            for j in 0..<count { fill(start + j, workspace.realInput + j * size) }
+            execute(workspace)
+            for j in 0..<count { consume(start + j, workspace.complexOutput + 2 * j * bins) }
+            start += count
+        }
+    }
+
     /// FFTW-aligned input and output arrays for one thread.
     public final class Workspace {
         public let size: Int

@@ -223,28 +223,19 @@ struct BandEnergies {
         samples.withUnsafeBufferPointer { signal in
             Self.window.withUnsafeBufferPointer { w in
                 values.withUnsafeMutableBufferPointer { out in
-                    var start = 0
-                    while start < frameCount {
-                        let count = min(Self.batch, frameCount - start)
-                        for j in 0..<count {
-                            let x = signal.baseAddress! + (start + j) * hop
-                            let y = workspace.realInput + j * length
-                            for i in 0..<length { y[i] = x[i] * w[i] }
-                        }
-                        fft.execute(workspace)
-                        for j in 0..<count {
-                            let spectrum = workspace.complexOutput + 2 * j * fft.bins
-                            let row = out.baseAddress! + (start + j) * bands
-                            for (band, range) in bandBins.enumerated() {
-                                var sum: Float = 0
-                                for k in range {
-                                    let re = spectrum[2 * k], im = spectrum[2 * k + 1]
-                                    sum += re * re + im * im
-                                }
-                                row[band] = sum
+                    fft.transform(frames: frameCount, workspace: workspace) { t, input in
+                        let x = signal.baseAddress! + t * hop
+                        for i in 0..<length { input[i] = x[i] * w[i] }
+                    } consume: { t, spectrum in
+                        let row = out.baseAddress! + t * bands
+                        for (band, range) in bandBins.enumerated() {
+                            var sum: Float = 0
+                            for k in range {
+                                let re = spectrum[2 * k], im = spectrum[2 * k + 1]
+                                sum += re * re + im * im
                             }
+                            row[band] = sum
                         }
-                        start += count
                     }
                 }
             }

@@ -24,11 +24,15 @@ import VoiceprintTestSupport
     /// Sends request lines as uid nobody (socat), one connection each, one after the
     /// other (a person's attempts), and returns the answers; `pipelined` sends them all at once.
     static func asNobody(_ fixture: DaemonFixture, _ lines: [String], pipelined: Bool = false) throws -> [[String: Any]] {
+        try asNobody(socket: fixture.socket, in: fixture.directory, lines, pipelined: pipelined)
+    }
+
+    static func asNobody(socket: String, in directory: TemporaryDirectory, _ lines: [String], pipelined: Bool = false) throws -> [[String: Any]] {
         try (pipelined ? [lines] : lines.map { [$0] }).flatMap { batch in
-            let file = fixture.directory.file("nobody-\(UUID().uuidString).jsonl")
+            let file = directory.file("nobody-\(UUID().uuidString).jsonl")
             try (batch.joined(separator: "\n") + "\n").write(toFile: file, atomically: false, encoding: .utf8)
             chmod(file, 0o644)
-            let run = try Command.run(["socat", "-t", "30", "-", "UNIX-CONNECT:\(fixture.socket)"], asUID: nobodyUID, input: file)
+            let run = try Command.run(["socat", "-t", "30", "-", "UNIX-CONNECT:\(socket)"], asUID: nobodyUID, input: file)
             return run.output.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
@@ -248,15 +252,7 @@ import VoiceprintTestSupport
         let socket = dir.file("v.sock")
         let arguments = ["--socket", socket, "--socket-mode", "0666", "--state-dir", dir.file("state"), "--model", model,
                          "--threshold", "1", "--log-level", "info"]
-        func nobody(_ lines: [String]) throws -> [[String: Any]] {
-            try lines.flatMap { line in
-                let file = dir.file("req-\(UUID().uuidString).jsonl")
-                try (line + "\n").write(toFile: file, atomically: false, encoding: .utf8)
-                chmod(file, 0o644)
-                let run = try Command.run(["socat", "-t", "30", "-", "UNIX-CONNECT:\(socket)"], asUID: nobodyUID, input: file)
-                return run.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            }
-        }
+        func nobody(_ lines: [String]) throws -> [[String: Any]] { try Self.asNobody(socket: socket, in: dir, lines) }
         let first = try DaemonProcess(arguments: arguments, log: dir.file("1.log"))
         try first.waitForSocket(socket)
         let answers = try nobody((0..<6).map { _ in Self.verify("ghost", Self.clip()) })

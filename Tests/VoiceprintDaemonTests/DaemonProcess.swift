@@ -48,6 +48,25 @@ final class DaemonProcess {
     deinit { if process.isRunning { process.terminate() } }
 }
 
+/// A suite that runs the real binary in a temporary folder with a small model.
+protocol DaemonProcessSuite {
+    var dir: TemporaryDirectory { get }
+    var model: String { get }
+}
+
+extension DaemonProcessSuite {
+    var socket: String { dir.file("v.sock") }
+    var arguments: [String] { ["--socket", socket, "--state-dir", dir.file("state"), "--model", model, "--threshold", "0.5"] }
+
+    /// A fresh folder named after `label`, holding `model.safetensors`.
+    static func makeFolder(_ label: String) throws -> (dir: TemporaryDirectory, model: String) {
+        let dir = try TemporaryDirectory(label)
+        let model = dir.file("model.safetensors")
+        try DaemonFixture.writeModel(to: model)
+        return (dir, model)
+    }
+}
+
 struct DaemonFailure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }

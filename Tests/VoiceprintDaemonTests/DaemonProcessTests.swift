@@ -5,17 +5,11 @@ import VoiceprintTestSupport
 
 /// The built `voiceprintd` binary: durability across kill -9, graceful
 /// shutdown, reload, sd_notify and socket activation.
-@Suite(.serialized) struct DaemonProcessTests {
+@Suite(.serialized) struct DaemonProcessTests: DaemonProcessSuite {
     let dir: TemporaryDirectory
     let model: String
-    var socket: String { dir.file("v.sock") }
-    var arguments: [String] { ["--socket", socket, "--state-dir", dir.file("state"), "--model", model, "--threshold", "0.5"] }
 
-    init() throws {
-        dir = try TemporaryDirectory("voiceprintd-process")
-        model = dir.file("model.safetensors")
-        try DaemonFixture.writeModel(to: model)
-    }
+    init() throws { (dir, model) = try Self.makeFolder("voiceprintd-process") }
 
     @Test func anAcknowledgedEnrollmentSurvivesKill9() throws {
         let first = try DaemonProcess(arguments: arguments, log: dir.file("1.log"))

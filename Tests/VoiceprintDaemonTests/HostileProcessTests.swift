@@ -5,17 +5,11 @@ import VoiceprintTestSupport
 
 /// Hostile-peer findings that need the real `voiceprintd` process: descriptors,
 /// signals, what it prints and what it logs.
-@Suite(.serialized) struct HostileProcessTests {
+@Suite(.serialized) struct HostileProcessTests: DaemonProcessSuite {
     let dir: TemporaryDirectory
     let model: String
-    var socket: String { dir.file("v.sock") }
-    var arguments: [String] { ["--socket", socket, "--state-dir", dir.file("state"), "--model", model, "--threshold", "0.5"] }
 
-    init() throws {
-        dir = try TemporaryDirectory("voiceprintd-hostile")
-        model = dir.file("model.safetensors")
-        try DaemonFixture.writeModel(to: model)
-    }
+    init() throws { (dir, model) = try Self.makeFolder("voiceprintd-hostile") }
 
     static func descriptors(of pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1

@@ -7,19 +7,13 @@ import VoiceprintTestSupport
 /// that lost its contents, and symbolic links where the state directory, the
 /// store and the socket belong. Each is refused at startup with exit status 1
 /// and the path named, and no link's target is touched.
-@Suite(.serialized) struct StateFilesTests {
+@Suite(.serialized) struct StateFilesTests: DaemonProcessSuite {
     let dir: TemporaryDirectory
     let model: String
-    var socket: String { dir.file("v.sock") }
     var state: String { dir.file("state") }
     var store: String { state + "/enrollments.sqlite" }
-    var arguments: [String] { ["--socket", socket, "--state-dir", state, "--model", model, "--threshold", "0.5"] }
 
-    init() throws {
-        dir = try TemporaryDirectory("voiceprintd-state")
-        model = dir.file("model.safetensors")
-        try DaemonFixture.writeModel(to: model)
-    }
+    init() throws { (dir, model) = try Self.makeFolder("voiceprintd-state") }
 
     func mode(_ path: String) -> Int? { (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int }
 
