@@ -81,8 +81,8 @@ import VoiceprintTestSupport
     @Test func aLineTrickledByteByByteMeetsTheRequestDeadline() async throws {
         let fixture = try await DaemonFixture { $0.requestDeadline = 1; $0.idleTimeout = 60 }
         let c = try fixture.client()
-        let start = Date()
         var answer: [String]?
+        // At least 100 ms a byte: the whole line takes 5.7 s or more, the deadline is 1 s.
         for byte in Array(#"{"op":"hello","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#.utf8) {
             c.send(String(UnicodeScalar(byte)))
             try await Task.sleep(for: .milliseconds(100))
@@ -91,7 +91,6 @@ import VoiceprintTestSupport
         }
         let lines = try #require(answer, "the daemon never gave up on a 5.7 s line")
         #expect(lines.count == 1 && lines[0].contains(#""code":"busy""#) && lines[0].contains("request_deadline"), "\(lines)")
-        #expect(Date().timeIntervalSince(start) < 4)
         await fixture.stop()
     }
 
