@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "VoiceprintAudio", targets: ["VoiceprintAudio"]),
         .library(name: "VoiceprintFeatures", targets: ["VoiceprintFeatures"]),
         .library(name: "VoiceprintModel", targets: ["VoiceprintModel"]),
+        .library(name: "VoiceprintEngine", targets: ["VoiceprintEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,12 +36,14 @@ let package = Package(
         .target(name: "CProcessStart"),
         .target(name: "VoiceprintModel", dependencies: ["VoiceprintFeatures", "CBLAS", "CRecurrentKernels"]),
         .target(name: "VoiceprintScoring"),
+        // The one path from audio to an embedding and a score: daemon, CLI and bench share it.
+        .target(name: "VoiceprintEngine", dependencies: ["VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintScoring"]),
         .target(name: "VoiceprintProtocol"),
         .target(name: "VoiceprintStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "VoiceprintDaemon",
             dependencies: [
-                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintScoring",
+                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintScoring", "VoiceprintEngine",
                 "VoiceprintProtocol", "VoiceprintStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -64,7 +67,7 @@ let package = Package(
             name: "voiceprint",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintScoring",
-                "VoiceprintProtocol",
+                "VoiceprintEngine", "VoiceprintProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "VoiceprintBench",
             dependencies: [
-                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining",
+                "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintEngine",
                 "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -81,18 +84,23 @@ let package = Package(
         // Signal generators and temporary folders shared by the test targets.
         .target(name: "VoiceprintTestSupport", dependencies: ["VoiceprintAudio"], path: "Tests/VoiceprintTestSupport"),
         .testTarget(
-            name: "VoiceprintModelTests", dependencies: ["VoiceprintModel", "CRecurrentKernels", "VoiceprintTestSupport"],
+            name: "VoiceprintModelTests",
+            dependencies: ["VoiceprintModel", "VoiceprintEngine", "CRecurrentKernels", "VoiceprintTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "VoiceprintTrainingTests", dependencies: ["VoiceprintTraining", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintScoringTests", dependencies: ["VoiceprintScoring"]),
+        .testTarget(
+            name: "VoiceprintEngineTests",
+            dependencies: ["VoiceprintEngine", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]
+        ),
         .testTarget(name: "VoiceprintProtocolTests", dependencies: ["VoiceprintProtocol"]),
         .testTarget(
             name: "VoiceprintStoreTests",
             // GRDB directly: the migration tests write a v1 file with the schema as it shipped.
             dependencies: ["VoiceprintStore", "VoiceprintTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport"]),
+        .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintEngine", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
         .testTarget(
             name: "VoiceprintFeaturesTests",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VoiceprintAudio
 import VoiceprintDaemon
+import VoiceprintEngine
 import VoiceprintProtocol
 import VoiceprintStore
 
@@ -73,7 +74,7 @@ struct DaemonBench: ParsableCommand {
         daemon.stop()
 
         // Identify against large populations inserted straight into the store.
-        let modelID = ModelRuntime.fingerprint([UInt8](try Data(contentsOf: URL(fileURLWithPath: model))))
+        let modelID = VoiceprintEngine.fingerprint([UInt8](try Data(contentsOf: URL(fileURLWithPath: model))))
         let identifyLine = Array((Request.identify(audio: .data([UInt8](clip(&rng))), top: 5).encoded() + "\n").utf8)
         for count in speakers.split(separator: ",").compactMap({ Int($0) }) {
             let directory = work + "/identify\(count)"

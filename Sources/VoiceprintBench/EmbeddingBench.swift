@@ -25,16 +25,18 @@ struct EmbeddingBench: ParsableCommand {
         BLAS.setThreads(1)
         var rng = SeededGenerator(seed: 1)
         let model = try EmbeddingModel(architecture: network == .tdnn ? .standard : .ge2e, using: &rng)
+        // What serving uses: the frozen network, built once.
+        let inference = model.inferenceNetwork()
         let frames = Int(seconds * 100), dimension = model.architecture.inputDimension
         let features = FeatureMatrix(frames: frames, dimension: dimension,
                                      values: (0..<(frames * dimension)).map { _ in Float(rng.gaussian()) })
         var results = [Measurement]()
         let label = String(format: "%.0f s", seconds) + (network == .ge2e ? " (GE2E)" : "")
         results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread", work: 1,
-                                            unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try model.embed(features) })
+                                            unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try inference.embed(features) })
         let batch = [FeatureMatrix](repeating: features, count: 16)
         results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread", work: 16,
-                                            unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try model.embed(batch: batch) })
+                                            unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try inference.embed(batch: batch) })
         print("\(network.rawValue) architecture: \(model.parameterCount) parameters")
         for r in results { print(r.line) }
         try Measurement.save(results, to: json)

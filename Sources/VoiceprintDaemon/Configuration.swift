@@ -34,6 +34,12 @@ public struct Configuration: Sendable, Equatable {
     public var maxConnections = 256
     /// Worker threads for decoding and embedding. Default 0: one per core.
     public var workers = 0
+    /// Most utterances of concurrent requests embedded in one network pass (dynamic
+    /// batching); 1 turns batching off. Default 16.
+    public var batchMaxUtterances = 16
+    /// Longest a network pass waits for more utterances to join it, in milliseconds,
+    /// and only while another pass is running: an idle daemon starts at once. Default 4.
+    public var batchMaxWaitMs = 4.0
     /// Requests waiting for a worker before new ones are answered `busy`. Default 64.
     public var maxQueue = 64
     /// Seconds a connection may go without a request (blank keep-alive lines and partial
@@ -86,7 +92,7 @@ public struct Configuration: Sendable, Equatable {
     public static let keys = [
         "socket", "socket_mode", "socket_group", "state_dir", "model", "admin_group", "self_service", "allow_paths",
         "max_line_bytes", "max_audio_seconds", "min_speech_seconds", "enroll_target_seconds", "max_connections",
-        "workers", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
+        "workers", "batch_max_utterances", "batch_max_wait_ms", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
         "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "expose_scores", "max_failed_attempts",
         "lockout_seconds", "lockout_max_seconds", "replay_window_seconds", "audit_max_rows", "audit_max_days",
         "threshold", "score_normalization", "log_level",
@@ -95,6 +101,11 @@ public struct Configuration: Sendable, Equatable {
     public var storePath: String { stateDirectory + "/enrollments.sqlite" }
 
     public var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Threads of the worker pool. With batching, `batch_max_utterances` more than
+    /// `workers`: requests wait in the batcher on their own threads while `workers`
+    /// passes compute, and meanwhile others decode and extract features.
+    public var resolvedPoolThreads: Int { resolvedWorkers + (batchMaxUtterances > 1 ? batchMaxUtterances : 0) }
 
     /// `max_connections_per_uid`, with 0 resolved to a quarter of `max_connections`.
     public var resolvedConnectionsPerUID: Int {
@@ -142,6 +153,8 @@ public struct Configuration: Sendable, Equatable {
         case "enroll_target_seconds": enrollTargetSeconds = try double(1...600)
         case "max_connections": maxConnections = try int(1...100_000)
         case "workers": workers = try int(0...256)
+        case "batch_max_utterances": batchMaxUtterances = try int(1...256)
+        case "batch_max_wait_ms": batchMaxWaitMs = try double(0...100)
         case "max_queue": maxQueue = try int(0...100_000)
         case "idle_timeout": idleTimeout = try double(0.1...86_400)
         case "max_inflight_per_connection": maxInflightPerConnection = try int(1...10_000)

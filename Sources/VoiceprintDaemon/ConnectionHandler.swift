@@ -40,6 +40,8 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     private let dispatcher: Dispatcher
     private let peer: Peer
+    /// The peer's name and admin status, looked up by the first request's worker.
+    private let identity: ConnectionPeer
     private let logger: Logger
     private let limits: Limits
     private var framer: LineFramer
@@ -75,6 +77,7 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     init(dispatcher: Dispatcher, peer: Peer, configuration: Configuration, logger: Logger) {
         self.dispatcher = dispatcher
         self.peer = peer
+        self.identity = ConnectionPeer(peer)
         self.logger = logger
         self.limits = Limits(configuration)
         self.framer = LineFramer(maximumLineBytes: configuration.maxLineBytes, budget: dispatcher.budget)
@@ -228,7 +231,7 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         outstanding += 1
         computing += 1
         lastActivity = .now()
-        let response = dispatcher.handle(line.bytes, peer: peer, on: loop)
+        let response = dispatcher.handle(line.bytes, from: identity, on: loop)
         let contextBox = NIOLoopBound(context, eventLoop: loop)
         let previous = tail ?? loop.makeSucceededVoidFuture()
         tail = previous.flatMap { response }.map { [self] response in

@@ -37,9 +37,9 @@ public final class Daemon: Service, Sendable {
         let store = try EnrollmentStore(path: configuration.storePath)
         let runtime = try ModelRuntime(configuration: configuration, store: store)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        pool = NIOThreadPool(numberOfThreads: configuration.resolvedWorkers)
+        pool = NIOThreadPool(numberOfThreads: configuration.resolvedPoolThreads)
         pool.start()
-        dispatcher = try Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedWorkers, pool: pool, logger: logger)
+        dispatcher = try Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedPoolThreads, pool: pool, logger: logger)
         server = Server(configuration: configuration, dispatcher: dispatcher, group: group, logger: logger)
     }
 
@@ -85,7 +85,8 @@ public final class Daemon: Service, Sendable {
             logger.notice("reloading", metadata: ["model": "\(configuration.model)"])
             for (key, old, new) in [("socket", self.configuration.socket, configuration.socket),
                                     ("state_dir", self.configuration.stateDirectory, configuration.stateDirectory),
-                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)")]
+                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)"),
+                                    ("batch_max_utterances", "\(self.configuration.batchMaxUtterances)", "\(configuration.batchMaxUtterances)")]
                 + Self.restartOnlyLimits.map { ($0, self.configuration.value(of: $0), configuration.value(of: $0)) } where old != new {
                 logger.warning("\(key) changed; it takes effect at the next restart")
             }
@@ -129,7 +130,7 @@ extension Daemon {
         socket_mode = 0\(String(c.socketMode, radix: 8))
         socket_group = \(c.socketGroup ?? "none")
         state_dir = \(c.stateDirectory)
-        model = \(c.model)   # \(runtime.loaded.metadata.architecture.embeddingDimension)-d, id \(runtime.modelID), threshold \(runtime.threshold)
+        model = \(c.model)   # \(runtime.engine.dimension)-d, id \(runtime.modelID), threshold \(runtime.threshold)
         admin_group = \(c.adminGroup ?? "none")
         self_service = \(c.selfService)
         allow_paths = \(c.allowPaths)
@@ -139,6 +140,8 @@ extension Daemon {
         enroll_target_seconds = \(c.enrollTargetSeconds)
         max_connections = \(c.maxConnections)
         workers = \(c.workers)   # \(c.resolvedWorkers) in use
+        batch_max_utterances = \(c.batchMaxUtterances)
+        batch_max_wait_ms = \(c.batchMaxWaitMs)
         max_queue = \(c.maxQueue)
         idle_timeout = \(c.idleTimeout)
         max_inflight_per_connection = \(c.maxInflightPerConnection)

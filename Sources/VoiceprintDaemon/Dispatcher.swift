@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import VoiceprintAudio
+import VoiceprintEngine
 import VoiceprintModel
 import VoiceprintProtocol
 import VoiceprintStore
@@ -27,16 +28,13 @@ public final class Dispatcher: Sendable {
     let logger: Logger
     let started = Date()
     private let runtimeBox: NIOLockedValueBox<ModelRuntime>
+    private let policyBox: NIOLockedValueBox<Policy>
     let counters = NIOLockedValueBox([String: Int]())
     private let logLimiter = LogRateLimiter()
     /// Serialises every change of enrolled speakers with the building and swapping
     /// of an index on reload, so no enrollment falls between the store snapshot a
     /// new index is built from and the moment it takes over.
     let changes = NSRecursiveLock()
-
-    /// Lines up to this size are parsed on the event loop (control requests answer at
-    /// once); longer ones carry audio and are parsed on a worker.
-    static let inlineParseBytes = 16 << 10
 
     public init(store: EnrollmentStore, runtime: ModelRuntime, workers: Int, pool: NIOThreadPool, logger: Logger) throws {
         self.workers = workers
@@ -48,7 +46,11 @@ public final class Dispatcher: Sendable {
         self.connections = ConnectionRegistry(maximum: c.maxConnections, maximumPerUID: c.resolvedConnectionsPerUID)
         self.logger = logger
         self.runtimeBox = NIOLockedValueBox(runtime)
+        self.policyBox = NIOLockedValueBox(Policy(configuration: c))
     }
+
+    /// Access control now in force (replaced on reload, independently of the model).
+    public var policy: Policy { policyBox.withLockedValue { $0 } }
 
     public var runtime: ModelRuntime { runtimeBox.withLockedValue { $0 } }
 
@@ -61,6 +63,7 @@ public final class Dispatcher: Sendable {
         try changes.withLock {
             let runtime = try ModelRuntime(configuration: configuration, store: store, previous: self.runtime)
             replaceRuntime(runtime)
+            policyBox.withLockedValue { $0 = Policy(configuration: configuration) }
             return runtime
         }
     }
@@ -68,28 +71,18 @@ public final class Dispatcher: Sendable {
     /// Requests queued or running on the pool.
     public var pending: Int { scheduler.pending }
 
-    /// Answers one request line from `peer`. Never fails: every error becomes an error response.
-    public func handle(_ line: [UInt8], peer: Peer, on eventLoop: EventLoop) -> EventLoopFuture<Response> {
+    /// Answers one request line from a connection's peer. Never fails: every error becomes
+    /// an error response. The raw line goes to the worker pool: parsing, base64 decoding and
+    /// the peer's NSS look-ups happen there, so the event loop only moves bytes.
+    func handle(_ line: [UInt8], from connection: ConnectionPeer, on eventLoop: EventLoop) -> EventLoopFuture<Response> {
         let start = DispatchTime.now()
-        let finish: @Sendable (Response, String) -> Response = { [self] response, op in
-            record(response, op: op, peer: peer, start: start)
+        // If it is refused before it is parsed, its answer still carries its id.
+        return schedule(peer: connection.credentials, id: { RequestIDScanner.id(in: line) }, on: eventLoop) { [self] in
+            let peer = connection.resolve(with: policy)
+            let parsed = RequestParser.parse(line)
+            let response = answer(parsed, peer: peer)
+            record(response, op: Self.operationName(parsed), peer: peer, start: start)
             return response
-        }
-        guard line.count <= Self.inlineParseBytes else {
-            // Parsed on a worker; if it is refused before that, its answer still carries its id.
-            return schedule(peer: peer, id: { RequestIDScanner.id(in: line) }, on: eventLoop) { [self] in
-                let parsed = RequestParser.parse(line)
-                let response = answer(parsed, peer: peer)
-                return finish(response, Self.operationName(parsed))
-            }
-        }
-        let parsed = RequestParser.parse(line)
-        let op = Self.operationName(parsed)
-        switch parsed.request {
-        case .success(let request) where request.needsWorker:
-            return schedule(peer: peer, id: { parsed.id }, on: eventLoop) { [self] in finish(answer(parsed, peer: peer), op) }
-        default:
-            return eventLoop.makeSucceededFuture(finish(answer(parsed, peer: peer), op))
         }
     }
 
@@ -99,7 +92,7 @@ public final class Dispatcher: Sendable {
         switch parsed.request {
         case .failure(let error): return .failure(parsed.id, error)
         case .success(let request):
-            if let denied = runtime.policy.check(request, from: peer) { return .failure(parsed.id, denied) }
+            if let denied = policy.check(request, from: peer) { return .failure(parsed.id, denied) }
             switch request {
             case .hello: return .success(parsed.id, hello())
             case .status: return .success(parsed.id, status(for: peer))
@@ -115,7 +108,7 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Runs `work` on the pool in `peer`'s turn, or answers `busy` when it is not admitted.
+    /// Runs `work` on the pool in the peer's uid's turn, or answers `busy` when it is not admitted.
     private func schedule(peer: Peer, id: @escaping @Sendable () -> RequestID?, on eventLoop: EventLoop,
                           _ work: @escaping @Sendable () -> Response) -> EventLoopFuture<Response> {
         let promise = eventLoop.makePromise(of: Response.self)
@@ -161,25 +154,31 @@ public final class Dispatcher: Sendable {
         var fields = status()
         // Outcome counters would show anyone when a verify was accepted or rejected
         // (a PAM check of someone else, say): admins only.
-        if !(peer.resolvedAdmin ?? runtime.policy.isAdmin(peer)) { fields["requests"] = nil }
+        if !(peer.resolvedAdmin ?? policy.isAdmin(peer)) { fields["requests"] = nil }
         return fields
     }
 
     func status() -> [String: JSONValue] {
         let runtime = self.runtime
-        let metadata = runtime.loaded.metadata
+        let metadata = runtime.engine.metadata!
         let counts = counters.withLockedValue { $0 }
+        var batching: JSONValue = .null
+        if let b = runtime.engine.batchStatistics {
+            batching = ["passes": .number(Double(b.passes)), "utterances": .number(Double(b.utterances)),
+                        "mean_batch": .number(b.passes == 0 ? 0 : (Double(b.utterances) / Double(b.passes) * 100).rounded() / 100)]
+        }
         return [
             "version": .string(Self.version),
             "uptime_seconds": .number((Date().timeIntervalSince(started) * 10).rounded() / 10),
             "model": ["name": .string(runtime.name), "id": .string(runtime.modelID),
                       "embedding_dim": .number(Double(metadata.architecture.embeddingDimension)),
                       "threshold": .number(Double(runtime.threshold)),
-                      "score_normalization": runtime.normalization == nil ? "none" : "as-norm",
+                      "score_normalization": .string(runtime.configuration.scoreNormalization),
                       "trained_on": .string(metadata.trainedOn)],
             "speakers": .number(Double(runtime.index.count)),
             "workers": .number(Double(workers)),
             "pending": .number(Double(pending)),
+            "batching": batching,
             "connections": .number(Double(connections.count)),
             "buffered_bytes": .number(Double(budget.inUse)),
             "expose_scores": .string(runtime.configuration.exposeScores),
@@ -208,15 +207,4 @@ public final class Dispatcher: Sendable {
     }
 
     public static let version = "0.1.0"
-}
-
-extension Request {
-    /// Whether answering takes a worker: everything but the control requests
-    /// touches the store or the network.
-    var needsWorker: Bool {
-        switch self {
-        case .hello, .status: return false
-        default: return true
-        }
-    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import VoiceprintAudio
+import VoiceprintEngine
 import VoiceprintModel
 import VoiceprintProtocol
 import VoiceprintStore
@@ -10,9 +11,11 @@ import VoiceprintStore
 /// after `max_failed_attempts` rejections of one speaker, `locked`. Every
 /// attempt goes to the audit trail.
 extension Operations {
+    var scorer: Scorer { runtime.engine.scorer }
+
     func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?) throws -> [String: JSONValue] {
         let gate = dispatcher.gate
-        let admin = peer.resolvedAdmin ?? runtime.policy.isAdmin(peer)
+        let admin = peer.resolvedAdmin ?? dispatcher.policy.isAdmin(peer)
         guard gate.begin(speaker: speaker, uid: peer.uid) else {
             throw WireError(.busy, "a verify of \"\(speaker)\" from uid \(peer.uid) is already in progress; send the next attempt after its answer")
         }
@@ -37,14 +40,14 @@ extension Operations {
         }
         guard let centroid else {
             // The work a known name's score costs, done and discarded (AS-norm's query statistics).
-            _ = runtime.decoyScore(e.embedding.vector)
+            _ = scorer.decoyScore(scorer.query(e.embedding.vector))
             try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
             gate.audit(speaker: speaker, peer: peer, outcome: .unknown, model: runtime.name, now: now)
             if admin { throw try unknownSpeaker(speaker) }
             // To anyone else an unknown name is a rejected voice: same answer, same work.
             return decision(speaker, accepted: false, score: nil, threshold: runtime.threshold, e.embedding, admin: admin)
         }
-        let score = runtime.score(e.embedding.vector, speaker: speaker, centroid: centroid)
+        let score = scorer.score(scorer.query(e.embedding.vector), speaker: speaker, centroid: centroid)
         let threshold = requested ?? runtime.threshold
         let accepted = score >= threshold
         if accepted {
@@ -85,10 +88,12 @@ extension Operations {
             throw error
         }
         let candidates: [(speaker: String, score: Float)]
-        if runtime.normalization != nil {
-            // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score.
+        if case .asNorm = scorer.method {
+            // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score;
+            // the query's own cohort statistics are computed once for all of them.
+            let query = scorer.query(e.vector)
             candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
-                (c.speaker, runtime.score(e.vector, speaker: c.speaker, centroid: c.centroid))
+                (c.speaker, scorer.score(query, speaker: c.speaker, centroid: c.centroid))
             }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
         } else {
             candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }

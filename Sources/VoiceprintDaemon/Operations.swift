@@ -1,5 +1,6 @@
 import Foundation
 import VoiceprintAudio
+import VoiceprintEngine
 import VoiceprintModel
 import VoiceprintProtocol
 import VoiceprintStore
@@ -32,15 +33,12 @@ struct Operations {
 
     /// Decodes and embeds; the 16 kHz signal comes back too (verify fingerprints it).
     func embed(_ source: AudioSource) throws -> (audio: AudioBuffer, embedding: UtteranceEmbedding) {
-        var options = AudioDecoderOptions()
-        options.maximumSeconds = configuration.maxAudioSeconds
-        let decoder = AudioDecoder(options: options)
-        let decoded: DecodedAudio
+        let audio: AudioBuffer
         switch source {
-        case .data(let bytes): decoded = try decoder.decode(bytes: bytes, label: "audio")
-        case .path(let path): decoded = try decoder.decode(path: path)
+        case .data(let bytes): audio = try runtime.engine.decode(bytes: bytes)
+        case .path(let path): audio = try runtime.engine.decode(path: path)
         }
-        return (decoded.audio, try runtime.embedder.embed(decoded.audio))
+        return (audio, try runtime.engine.embed(audio, requester: peer.uid))
     }
 
     private func enroll(_ speaker: String, _ audio: AudioSource) throws -> [String: JSONValue] {
@@ -83,6 +81,7 @@ struct Operations {
     private func delete(_ speaker: String) throws -> [String: JSONValue] {
         // The current runtime's index: one built on a reload must not keep a deleted speaker.
         let deleted = try dispatcher.changes.withLock { try dispatcher.runtime.index.delete(speaker: speaker) }
+        runtime.engine.scorer.forget(speaker: speaker)
         guard deleted else {
             throw WireError(.unknownSpeaker, "no speaker named \"\(speaker)\" is enrolled")
         }

@@ -13,19 +13,16 @@ public struct Peer: Sendable, Equatable, CustomStringConvertible {
         self.gid = gid
     }
 
-    /// Set once per connection, on the event loop, when it is accepted: `isAdmin` and the
-    /// login name look up NSS through getpwuid/getgrnam, whose static buffers other threads
-    /// (workers answering this peer's requests) must never share. Nil: look up on use.
+    /// Looked up once per connection, on the worker that answers its first request
+    /// (`ConnectionPeer`), so NSS (which may ask a directory server) never runs on
+    /// the event loop. Nil: look up on use.
     public var resolvedAdmin: Bool?
     public var resolvedName: String?
 
     public var description: String { "uid=\(uid) pid=\(pid)" }
 
     /// The login name of `uid`, when it has one.
-    public var userName: String? {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return nil }
-        return String(cString: name)
-    }
+    public var userName: String? { SystemAccounts.userName(of: uid) }
 }
 
 /// Access control (DESIGN.md §5). Anyone who can connect may `hello`,
@@ -49,24 +46,19 @@ public struct Policy: Sendable {
 
     public func isAdmin(_ peer: Peer) -> Bool {
         if peer.uid == 0 || peer.uid == daemonUID { return true }
-        guard let adminGroup, let group = getgrnam(adminGroup) else { return false }
-        let gid = group.pointee.gr_gid
-        if peer.gid == gid { return true }
+        guard let adminGroup, let group = SystemAccounts.group(named: adminGroup) else { return false }
+        if peer.gid == group.gid { return true }
         // Supplementary membership: the group's member list names the user.
-        guard let name = peer.userName, var members = group.pointee.gr_mem else { return false }
-        while let member = members.pointee {
-            if String(cString: member) == name { return true }
-            members += 1
-        }
-        return false
+        guard let name = peer.resolvedName ?? peer.userName else { return false }
+        return group.members.contains(name)
     }
 
     /// Nil when allowed; otherwise the `forbidden` error to answer.
-    /// The peer with its admin status and login name looked up: call on one thread at a time.
+    /// The peer with its login name and admin status looked up (NSS: a worker's job).
     public func resolve(_ peer: Peer) -> Peer {
         var resolved = peer
         resolved.resolvedName = peer.userName
-        resolved.resolvedAdmin = isAdmin(peer)
+        resolved.resolvedAdmin = isAdmin(resolved)
         return resolved
     }
 

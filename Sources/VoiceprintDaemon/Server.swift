@@ -67,9 +67,8 @@ public final class Server: Sendable {
     /// answered `busy` and closed by `RefusalHandler`) and builds its pipeline.
     private func initialize(_ channel: Channel) -> EventLoopFuture<Void> {
         PeerCredentials.read(channel).flatMapThrowing { [self] credentials in
-            // Admin status and login are looked up here, once, on the event loop: a policy change
-            // (SIGHUP) applies to connections accepted after it.
-            let peer = dispatcher.runtime.policy.resolve(credentials)
+            // Only the credentials here: name and admin status are looked up on a worker (ConnectionPeer).
+            let peer = credentials
             let sync = channel.pipeline.syncOperations
             let registry = dispatcher.connections
             if let refusal = registry.admit(uid: peer.uid) {

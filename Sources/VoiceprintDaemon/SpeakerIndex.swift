@@ -1,4 +1,5 @@
 import Foundation
+import VoiceprintEngine
 import VoiceprintStore
 
 /// The enrolled speakers of one model, for identify and verify: a compact
@@ -123,16 +124,11 @@ public final class SpeakerIndex: @unchecked Sendable {
         let query = QuantizedQuery(embedding)
         let candidates: [Int64] = lock.read { self.candidates(for: query, top: top) }
         let ranked: [RankedSpeaker] = try store.centroids(speakerIDs: candidates, model: model).map { c in
-            RankedSpeaker(speaker: c.name, score: Self.cosine(embedding, c.centroid.unit), centroid: c.centroid.unit)
+            RankedSpeaker(speaker: c.name, score: Scorer.cosine(embedding, c.centroid.unit), centroid: c.centroid.unit)
         }
         return Array(ranked.sorted(by: RankedSpeaker.bestFirst).prefix(top))
     }
 
-    /// The cosine of an embedding and a unit centroid, as verify and identify
-    /// report it: one float32 dot product, summed in order.
-    public static func cosine(_ embedding: [Float], _ centroid: [Float]) -> Float {
-        zip(embedding, centroid).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-    }
 
     /// Ids of every row whose exact score could be among the best `top`: a row
     /// whose upper bound falls below the `top`-th best lower bound has at least

@@ -4,9 +4,9 @@ import VoiceprintFeatures
 /// pooling, a linear projection and L2 normalisation; or, in the recurrent
 /// family, stacked LSTMs read over fixed windows (see `Architecture`).
 ///
-/// Inference (`embed`) only reads parameters and may run on many threads at
-/// once; training (`forward(_:mode: .training)` then `backward`) is
-/// single-threaded. See the `Layer` contract.
+/// This object is the training view (layers with parameters and caches, used
+/// from one thread); `inferenceNetwork()` gives the serving view, an immutable
+/// value any number of threads share.
 public final class EmbeddingModel: @unchecked Sendable {
     public let architecture: Architecture
     /// Layers in order, with their names in the model file ("frame.0.conv", …).
@@ -85,25 +85,21 @@ public final class EmbeddingModel: @unchecked Sendable {
         for entry in layers { for p in entry.layer.parameters { p.zeroGradient() } }
     }
 
-    /// The embedding of one utterance's features [T, F], T ≥ `minimumFrames`.
+    /// The network with its current parameters, frozen for inference: build it
+    /// once and share it (it is an immutable value); build a new one after training steps.
+    public func inferenceNetwork() -> InferenceNetwork {
+        InferenceNetwork(architecture: architecture, steps: layers.map { $0.layer.inferenceStep() }, minimumFrames: minimumFrames)
+    }
+
+    /// The embedding of one utterance's features [T, F], T ≥ `minimumFrames`
+    /// (one-off use, e.g. validation during training; serving keeps an `InferenceNetwork`).
     public func embed(_ features: FeatureMatrix) throws(ModelError) -> [Float] {
-        guard features.dimension == architecture.inputDimension else {
-            throw .featureDimension(got: features.dimension, expected: architecture.inputDimension)
-        }
-        guard features.frames >= minimumFrames else {
-            throw .tooFewFrames(got: features.frames, minimum: minimumFrames)
-        }
-        guard let window = architecture.window else {
-            let input = Tensor(shape: [1, features.frames, features.dimension], storage: features.values)
-            return forward(input, mode: .inference).storage
-        }
-        // Recurrent: embed every window in one batch, average, renormalise.
-        let windows = forward(Self.windows(of: features, window), mode: .inference)
-        let d = architecture.embeddingDimension
-        var mean = [Float](repeating: 0, count: d)
-        for w in 0..<windows.shape[0] { for i in 0..<d { mean[i] += windows.storage[w * d + i] } }
-        let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return mean.map { $0 / max(norm, 1e-12) }
+        try inferenceNetwork().embed(features)
+    }
+
+    /// Embeddings of many utterances in one pass (`InferenceNetwork.embed(batch:)`).
+    public func embed(batch: [FeatureMatrix]) throws(ModelError) -> [[Float]] {
+        try inferenceNetwork().embed(batch: batch)
     }
 
     /// The windows a recurrent encoder reads, as one [W, frames, F] batch.
@@ -115,10 +111,7 @@ public final class EmbeddingModel: @unchecked Sendable {
     /// (what zero samples give through a power spectrum).
     public static func windows(of features: FeatureMatrix, _ window: Architecture.Window) -> Tensor {
         let (total, f) = (features.frames, features.dimension)
-        var starts = Array(stride(from: 0, to: max(1, total - window.frames + window.step + 1), by: window.step))
-        if starts.count > 1, Double(total - starts.last!) / Double(window.frames) < window.minimumCoverage {
-            starts.removeLast()
-        }
+        let starts = windowStarts(frames: total, window)
         var values = [Float](repeating: 0, count: starts.count * window.frames * f)
         for (w, start) in starts.enumerated() {
             let available = max(0, min(window.frames, total - start))
@@ -129,34 +122,12 @@ public final class EmbeddingModel: @unchecked Sendable {
         return Tensor(shape: [starts.count, window.frames, f], storage: values)
     }
 
-    /// Embeddings of many utterances. Utterances of equal length share one
-    /// forward pass (larger matrix products); the others run one by one, since
-    /// statistics pooling needs no padding and padding would change the statistics.
-    public func embed(batch: [FeatureMatrix]) throws(ModelError) -> [[Float]] {
-        if architecture.isRecurrent {
-            // Windows already batch each utterance; windows of different utterances could share one pass later.
-            return try batch.map { features throws(ModelError) in try embed(features) }
+    /// The first frame of each window over `frames` frames (see `windows(of:_:)`).
+    public static func windowStarts(frames total: Int, _ window: Architecture.Window) -> [Int] {
+        var starts = Array(stride(from: 0, to: max(1, total - window.frames + window.step + 1), by: window.step))
+        if starts.count > 1, Double(total - starts.last!) / Double(window.frames) < window.minimumCoverage {
+            starts.removeLast()
         }
-        var results = [[Float]?](repeating: nil, count: batch.count)
-        var byLength = [Int: [Int]]()
-        for (i, features) in batch.enumerated() { byLength[features.frames, default: []].append(i) }
-        for (frames, indices) in byLength {
-            if indices.count == 1 {
-                results[indices[0]] = try embed(batch[indices[0]])
-                continue
-            }
-            for i in indices {
-                guard batch[i].dimension == architecture.inputDimension else {
-                    throw .featureDimension(got: batch[i].dimension, expected: architecture.inputDimension)
-                }
-            }
-            guard frames >= minimumFrames else { throw .tooFewFrames(got: frames, minimum: minimumFrames) }
-            let input = Tensor(shape: [indices.count, frames, architecture.inputDimension],
-                               storage: indices.flatMap { batch[$0].values })
-            let output = forward(input, mode: .inference)
-            let d = architecture.embeddingDimension
-            for (row, i) in indices.enumerated() { results[i] = Array(output.storage[(row * d)..<((row + 1) * d)]) }
-        }
-        return results.map { $0! }
+        return starts
     }
 }

@@ -116,6 +116,12 @@ enum JSONParser {
                 index += 1
             }
             guard index < bytes.count else { throw error("unterminated string") }
+            if bytes[index] == UInt8(ascii: "\"") {
+                // No escapes (base64 audio among them): straight from the line, one copy.
+                index += 1
+                guard let text = String(validating: bytes[start..<(index - 1)], as: UTF8.self) else { throw error("string is not valid UTF-8") }
+                return text
+            }
             var scalars = [UInt8](bytes[start..<index])
             while bytes[index] == UInt8(ascii: "\\") {
                 index += 1

@@ -229,11 +229,10 @@ public enum RequestParser {
         }
         switch (audio["data"], audio["path"]) {
         case (.string(let base64)?, nil):
-            guard let data = Data(base64Encoded: base64, options: [.ignoreUnknownCharacters]),
-                  Self.isBase64(base64) else {
+            guard let bytes = Base64.decode(base64) else {
                 throw WireError(.badRequest, "field \"audio.data\" is not valid base64")
             }
-            return .data([UInt8](data))
+            return .data(bytes)
         case (nil, .string(let path)?):
             guard path.hasPrefix("/") else {
                 throw WireError(.badRequest, "field \"audio.path\" must be an absolute path, got \"\(path.prefix(128))\"")
@@ -248,21 +247,5 @@ public enum RequestParser {
         case (nil, nil):
             throw WireError(.badRequest, "field \"audio\" needs \"data\" (base64 of an audio file) or \"path\"")
         }
-    }
-
-    /// Foundation skips unknown characters when asked to, so check the alphabet
-    /// ourselves: stray characters mean a corrupted upload, not whitespace.
-    private static func isBase64(_ text: String) -> Bool {
-        var count = 0
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
-                count += 1
-            case UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
-            default: return false
-            }
-        }
-        return count % 4 == 0
     }
 }

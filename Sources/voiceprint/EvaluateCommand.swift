@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VoiceprintAudio
+import VoiceprintEngine
 import VoiceprintModel
 import VoiceprintScoring
 
@@ -37,9 +38,9 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Print the result as one JSON object.")
     var json = false
 
+    @OptionGroup var engineOptions: EngineOptionGroup
+
     enum System: String, ExpressibleByArgument, CaseIterable { case model, mfccStats = "mfcc-stats" }
-    @Flag(help: "Keep silence: embed every frame (for audio that is already segmented).")
-    var noVad = false
 
     enum Normalization: String, ExpressibleByArgument, CaseIterable { case none, asNorm = "as-norm", mean }
 
@@ -54,31 +55,26 @@ struct EvaluateCommand: ParsableCommand {
             fail("\(trials):\(line): audio file \(rootURL.appendingPathComponent(path).path) does not exist", ExitStatus.badAudio)
         }
 
-        let embedder: UtteranceEmbedder
-        var normalization: ScoreNormalization?
-        switch system {
-        case .model:
-            let loaded: LoadedModel
-            do { loaded = try ModelFile.load(path: model) } catch { fail("\(error)", ExitStatus.usage) }
-            embedder = try NetworkEmbedder(loaded, removesSilence: !noVad)
-            if norm == .asNorm {
-                guard let cohort = loaded.cohort else {
-                    fail("\(model) carries no cohort tensor; AS-norm needs one (train with a cohort, or use --norm none)", ExitStatus.usage)
-                }
-                normalization = ScoreNormalization(cohort: cohort.storage, dimension: cohort.shape[1], topN: topN)
+        var options = engineOptions.options
+        if norm == .asNorm { options.normalization = .asNorm(topN: topN) }
+        let engine: VoiceprintEngine
+        do {
+            switch system {
+            case .model: engine = try VoiceprintEngine(modelPath: model, options: options)
+            case .mfccStats:
+                if norm == .asNorm { fail("--norm as-norm needs a model's cohort; not available for mfcc-stats", ExitStatus.usage) }
+                engine = try VoiceprintEngine(baselineWith: options)
             }
-        case .mfccStats:
-            embedder = try MFCCStatisticsEmbedder(removesSilence: !noVad)
-            if norm == .asNorm { fail("--norm as-norm needs a model's cohort; not available for mfcc-stats", ExitStatus.usage) }
+        } catch {
+            fail("\(error)", ExitStatus.usage)
         }
 
         BLAS.setThreads(1)
         let console = Console()
         let started = Date()
-        let decoder = AudioDecoder()
         let results = parallelMap(count: files.count, threads: threads, progress: { console.progress("embedding", $0, files.count) }) { i in
             let path = rootURL.appendingPathComponent(files[i]).path
-            do { return Result<[Float], FileError>.success(try embedder.embed(try decoder.decode(path: path).audio).vector) } catch {
+            do { return Result<[Float], FileError>.success(try engine.embed(path: path).vector) } catch {
                 // Audio errors already start with the path; embedding errors do not.
                 return .failure(FileError(message: error is AudioError ? "\(error)" : "\(path): \(error)"))
             }
@@ -97,14 +93,11 @@ struct EvaluateCommand: ParsableCommand {
             embeddings = embeddings.mapValues(centring.apply)
         }
 
-        let statistics = normalization.map { n in embeddings.mapValues { n.statistics(of: $0) } }
+        // Each file's side of the score (AS-norm's cohort statistics) once, not once per trial.
+        let queries = embeddings.mapValues(engine.scorer.query)
         var targetScores = [Float](), impostorScores = [Float](), lines = [String]()
         for trial in list.trials {
-            let a = embeddings[trial.first]!, b = embeddings[trial.second]!
-            var score = zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-            if let normalization, let statistics {
-                score = normalization.normalize(score, first: statistics[trial.first]!, second: statistics[trial.second]!)
-            }
+            let score = engine.scorer.score(queries[trial.first]!, queries[trial.second]!)
             if trial.isTarget { targetScores.append(score) } else { impostorScores.append(score) }
             lines.append("\(trial.isTarget ? 1 : 0) \(trial.first) \(trial.second) \(String(format: "%.6f", score))")
         }
@@ -115,9 +108,10 @@ struct EvaluateCommand: ParsableCommand {
         let dcf1 = metrics.minimumDetectionCost(targetPrior: 0.01)
         let dcf5 = metrics.minimumDetectionCost(targetPrior: 0.05)
         let far1 = metrics.operatingPoint(atFalseAcceptRate: 0.01)
-        var label = "\(embedder.name)\(normalization != nil ? " + AS-norm (top \(normalization!.topN) of \(normalization!.cohortSize))" : "")"
+        var label = system == .model ? "model \(engine.name)" : engine.name
+        if case .asNorm = engine.scorer.method { label += " + \(engine.scorer.label)" }
         if norm == .mean { label += " + mean subtraction" }
-        if noVad { label += " (no VAD)" }
+        if engineOptions.noVad { label += " (no VAD)" }
         if let detPlot {
             let svg = DETPlot.svg(metrics: metrics, targetScores: targetScores, impostorScores: impostorScores,
                                   title: "\(label) on \(URL(fileURLWithPath: trials).lastPathComponent)")

@@ -151,7 +151,7 @@ struct ExactScan {
     }
 
     func rank(_ query: [Float], top: Int) -> [(speaker: String, score: Float)] {
-        // The same dot product as SpeakerIndex.cosine, in the same order (so the same bits),
+        // The same dot product as Scorer.cosine, in the same order (so the same bits),
         // written with pointers because this test runs unoptimised over millions of terms.
         let scored = centroids.map { name, centroid in
             (speaker: name, score: query.withUnsafeBufferPointer { q in

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VoiceprintAudio
 import VoiceprintFeatures
+import VoiceprintEngine
 import VoiceprintModel
 
 /// The imported GE2E encoder (scripts/import-pretrained, docs/pretrained.md)
@@ -10,6 +11,15 @@ import VoiceprintModel
 /// `scripts/resemblyzer-embed.py --no-trim` (its pipeline without webrtcvad,
 /// which we do not reimplement; our VAD is off on this side too).
 @Suite struct ImportedModelTests {
+    /// The engine as the tests have always used the network: its own minimum speech (the
+    /// fixtures are short clips), and silence removal as asked.
+    static func options(removesSilence: Bool = true) -> EngineOptions {
+        var options = EngineOptions()
+        options.minimumSpeechSeconds = 0
+        options.removesSilence = removesSilence
+        return options
+    }
+
     static let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Models/resemblyzer-ge2e.safetensors").path
     /// In the order of the rows of the reference file.
@@ -21,11 +31,11 @@ import VoiceprintModel
     @Test func embeddingsMatchResemblyzerWithinOneThousandthOfCosine() throws {
         let loaded = try ModelFile.load(path: Self.modelPath)
         #expect(loaded.metadata.architecture == .ge2e)
-        let embedder = try NetworkEmbedder(loaded, removesSilence: false)
+        let embedder = try VoiceprintEngine(modelPath: Self.modelPath, options: Self.options(removesSilence: false))
         let (shape, reference) = try NumpyFile.read(path: Self.fixture("resemblyzer-embeddings.npy"))
         #expect(shape == [Self.clips.count, 256])
         for (row, clip) in Self.clips.enumerated() {
-            let ours = try embedder.embed(try AudioDecoder().decode(path: Self.fixture(clip)).audio).vector
+            let ours = try embedder.embed(path: Self.fixture(clip)).vector
             let theirs = reference[(row * 256)..<((row + 1) * 256)]
             let cosine = zip(ours, theirs).reduce(Float(0)) { $0 + $1.0 * $1.1 }
             #expect(1 - cosine < 1e-3, "\(clip): cosine \(cosine) with Resemblyzer's embedding")
@@ -42,9 +52,9 @@ import VoiceprintModel
 
     /// With our VAD on (the daemon's path), each voice still ranks its own other clip first.
     @Test func sameVoicesOutscoreOtherVoices() throws {
-        let embedder = try NetworkEmbedder(try ModelFile.load(path: Self.modelPath))
+        let embedder = try VoiceprintEngine(modelPath: Self.modelPath, options: Self.options())
         let clips = Array(Self.clips.dropFirst())
-        let vectors = try clips.map { try embedder.embed(try AudioDecoder().decode(path: Self.fixture($0)).audio).vector }
+        let vectors = try clips.map { try embedder.embed(path: Self.fixture($0)).vector }
         for i in vectors.indices {
             let partner = i ^ 1
             let same = zip(vectors[i], vectors[partner]).reduce(Float(0)) { $0 + $1.0 * $1.1 }

@@ -69,6 +69,7 @@ import VoiceprintModel
             }
             var last = Tensor(zeros: [0])
             func backward(_ g: Tensor) -> Tensor { g }
+            func inferenceStep() -> any InferenceStep { RectifierStep() }
         }
         #expect(GradientCheck.run(Scaled(), input: input([2, 3], seed: 13)).input > 0.1)
     }

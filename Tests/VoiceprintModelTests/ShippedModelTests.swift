@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoiceprintAudio
+import VoiceprintEngine
 import VoiceprintModel
 
 /// Regression guard for the shipped models (Models/README.md): our own TDNN
@@ -10,6 +11,15 @@ import VoiceprintModel
 /// encoder with its projection fine-tuned by the triplet loss) must rank each
 /// voice's own other clip first and carry what a derivative must carry.
 @Suite struct ShippedModelTests {
+    /// The engine as the tests have always used the network: its own minimum speech (the
+    /// fixtures are short clips), and silence removal as asked.
+    static func options(removesSilence: Bool = true) -> EngineOptions {
+        var options = EngineOptions()
+        options.minimumSpeechSeconds = 0
+        options.removesSilence = removesSilence
+        return options
+    }
+
     static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Models")
     static let modelPath = models.appendingPathComponent("voiceprint-tdnn.safetensors").path
@@ -19,12 +29,12 @@ import VoiceprintModel
     @Test func sameVoicesScoreAboveTheThresholdAndDifferentVoicesBelow() throws {
         let loaded = try ModelFile.load(path: Self.modelPath)
         #expect(loaded.metadata.architecture == .standard)
-        let embedder = try NetworkEmbedder(loaded)
+        let embedder = try VoiceprintEngine(modelPath: Self.modelPath, options: Self.options())
         var embeddings = [(speaker: String, vector: [Float])]()
         for speaker in Self.speakers {
             for take in ["000", "001"] {
                 let path = Bundle.module.path(forResource: "Fixtures/\(speaker)-\(take).flac", ofType: nil)!
-                embeddings.append((speaker, try embedder.embed(try AudioDecoder().decode(path: path).audio).vector))
+                embeddings.append((speaker, try embedder.embed(path: path).vector))
             }
         }
         let threshold = loaded.metadata.threshold
@@ -68,12 +78,12 @@ import VoiceprintModel
     }
 
     @Test func theDefaultRanksEachVoicesOwnClipFirst() throws {
-        let embedder = try NetworkEmbedder(try ModelFile.load(path: Self.defaultPath))
+        let embedder = try VoiceprintEngine(modelPath: Self.defaultPath, options: Self.options())
         var vectors = [[Float]]()
         for speaker in Self.speakers {
             for take in ["000", "001"] {
                 let path = Bundle.module.path(forResource: "Fixtures/\(speaker)-\(take).flac", ofType: nil)!
-                vectors.append(try embedder.embed(try AudioDecoder().decode(path: path).audio).vector)
+                vectors.append(try embedder.embed(path: path).vector)
             }
         }
         for i in vectors.indices {

@@ -76,35 +76,24 @@ public final class BatchNorm: Layer, @unchecked Sendable {
             }
         }
         var output = Tensor(zeros: input.shape)
-        var xhat = mode == .training ? Tensor(zeros: input.shape) : Tensor(zeros: [0])
-        input.storage.withUnsafeBufferPointer { x in
-            output.storage.withUnsafeMutableBufferPointer { y in
-                xhat.storage.withUnsafeMutableBufferPointer { h in
-                    gamma.value.storage.withUnsafeBufferPointer { g in
-                        beta.value.storage.withUnsafeBufferPointer { b in
-                            mean.withUnsafeBufferPointer { m in
-                                invStd.withUnsafeBufferPointer { s in
-                                    for r in 0..<rows {
-                                        let base = r * channels
-                                        for c in 0..<channels {
-                                            let n = (x[base + c] - m[c]) * s[c]
-                                            y[base + c] = g[c] * n + b[c]
-                                        }
-                                        guard h.count > 0 else { continue }
-                                        for c in 0..<channels { h[base + c] = (x[base + c] - m[c]) * s[c] }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        ChannelAffineStep.normalize(input.storage, into: &output.storage, channels: channels, mean: mean, inverseStd: invStd,
+                                    gamma: gamma.value.storage, beta: beta.value.storage)
         if mode == .training {
+            // x̂ = (x − μ)·σ⁻¹, what backward needs (γ = 1, β = 0 gives exactly it).
+            var xhat = Tensor(zeros: input.shape)
+            ChannelAffineStep.normalize(input.storage, into: &xhat.storage, channels: channels, mean: mean, inverseStd: invStd,
+                                        gamma: [Float](repeating: 1, count: channels), beta: [Float](repeating: 0, count: channels))
             normalized = xhat
             inverseStd = invStd
         }
         return output
+    }
+
+    /// The running statistics turned into a per-channel affine map.
+    public func inferenceStep() -> any InferenceStep {
+        ChannelAffineStep(mean: runningMean.value.storage,
+                          inverseStd: runningVariance.value.storage.map { 1 / ($0 + epsilon).squareRoot() },
+                          gamma: gamma.value.storage, beta: beta.value.storage)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {

@@ -38,29 +38,24 @@ public final class Conv1D: Layer, @unchecked Sendable {
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         input.expectShape([nil, nil, inChannels], "Conv1D(\(inChannels)→\(outChannels)) input [B, T, Cin]")
         let (batch, frames) = (input.shape[0], input.shape[1])
-        let outFrames = frames - context
-        precondition(outFrames >= 1, "Conv1D: \(frames) frames is shorter than the receptive field \(context + 1)")
-        let rows = batch * outFrames
-        let width = kernel * inChannels
-        let columns = kernel == 1 ? input.storage : im2col(input.storage, batch: batch, frames: frames, outFrames: outFrames)
-        var output = Tensor(zeros: [batch, outFrames, outChannels])
-        columns.withUnsafeBufferPointer { col in
-            weight.value.storage.withUnsafeBufferPointer { w in
-                output.storage.withUnsafeMutableBufferPointer { out in
-                    // Broadcast the bias into every row, then accumulate the product on top (β = 1).
-                    bias.value.storage.withUnsafeBufferPointer { b in
-                        for r in 0..<rows { (out.baseAddress! + r * outChannels).update(from: b.baseAddress!, count: outChannels) }
-                    }
-                    BLAS.gemm(transB: true, m: rows, n: outChannels, k: width, a: col.baseAddress!,
-                              b: w.baseAddress!, beta: 1, c: out.baseAddress!)
-                }
-            }
-        }
+        precondition(frames - context >= 1, "Conv1D: \(frames) frames is shorter than the receptive field \(context + 1)")
+        let step = ConvolutionStep(weight: weight.value.storage, bias: bias.value.storage, inChannels: inChannels,
+                                   outChannels: outChannels, kernel: kernel, dilation: dilation)
+        let (columns, lengths) = step.unroll(SequenceBatch(input))
+        let output = Tensor(shape: [batch, frames - context, outChannels],
+                            storage: DenseStep.affine(columns, rows: lengths.reduce(0, +), weight: weight.value.storage,
+                                                      bias: bias.value.storage, inFeatures: kernel * inChannels,
+                                                      outFeatures: outChannels))
         if mode == .training {
             self.columns = columns
             self.inputShape = input.shape
         }
         return output
+    }
+
+    public func inferenceStep() -> any InferenceStep {
+        ConvolutionStep(weight: weight.value.storage, bias: bias.value.storage, inChannels: inChannels,
+                        outChannels: outChannels, kernel: kernel, dilation: dilation)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
@@ -97,25 +92,6 @@ public final class Conv1D: Layer, @unchecked Sendable {
     }
 
     /// Row (b, t) of the result holds input rows t, t+d, …, t+(k−1)d of item b.
-    private func im2col(_ x: [Float], batch: Int, frames: Int, outFrames: Int) -> [Float] {
-        let width = kernel * inChannels
-        var columns = [Float](repeating: 0, count: batch * outFrames * width)
-        x.withUnsafeBufferPointer { src in
-            columns.withUnsafeMutableBufferPointer { dst in
-                for b in 0..<batch {
-                    for t in 0..<outFrames {
-                        let row = dst.baseAddress! + (b * outFrames + t) * width
-                        for j in 0..<kernel {
-                            let from = src.baseAddress! + (b * frames + t + j * dilation) * inChannels
-                            (row + j * inChannels).update(from: from, count: inChannels)
-                        }
-                    }
-                }
-            }
-        }
-        return columns
-    }
-
     /// The adjoint of im2col: each column block adds back into the input row it came from.
     private func col2im(_ columns: [Float], batch: Int, frames: Int, outFrames: Int) -> [Float] {
         let width = kernel * inChannels

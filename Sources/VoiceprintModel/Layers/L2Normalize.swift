@@ -12,23 +12,17 @@ public final class L2Normalize: Layer, @unchecked Sendable {
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         precondition(input.rank == 2, "L2Normalize input: expected [B, D], got \(input.shape)")
-        let (batch, dim) = (input.shape[0], input.shape[1])
+        let dim = input.shape[1]
         var y = input
-        var norms = [Float](repeating: 0, count: batch)
-        y.storage.withUnsafeMutableBufferPointer { v in
-            for b in 0..<batch {
-                let row = v.baseAddress! + b * dim
-                let norm = max(BLAS.dot(count: dim, x: row, y: row).squareRoot(), epsilon)
-                norms[b] = norm
-                for i in 0..<dim { row[i] /= norm }
-            }
-        }
+        let norms = UnitLengthStep.normalize(&y.storage, dimension: dim, epsilon: epsilon)
         if mode == .training {
             output = y
             self.norms = norms
         }
         return y
     }
+
+    public func inferenceStep() -> any InferenceStep { UnitLengthStep(epsilon: epsilon) }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         precondition(gradOutput.shape == output.shape, "L2Normalize.backward: gradient \(gradOutput.shape) for output \(output.shape)")

@@ -9,10 +9,7 @@ import Foundation
 /// i, f, o = σ(·), g = tanh(·); c_t = f⊙c_{t−1} + i⊙g; h_t = o⊙tanh(c_t).
 /// One bias stands for PyTorch's b_ih + b_hh (only their sum matters).
 ///
-/// The input projection of all B·T frames is one sgemm before the time loop;
-/// each step adds W_hh·h_{t−1} for the whole batch: with sgemm for large
-/// batches, and for the few windows of one utterance with our panel kernel
-/// (CRecurrentKernels), since sgemm repacks all of W_hh on every step. Backward is
+/// The forward recurrence is `RecurrentStep.recurrence`, shared with inference. Backward is
 /// back-propagation through time over the cached gate activations, with the
 /// weight gradients of all steps gathered into two sgemms after the loop.
 public final class LSTM: Layer, @unchecked Sendable {
@@ -48,67 +45,26 @@ public final class LSTM: Layer, @unchecked Sendable {
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         input.expectShape([nil, nil, inputSize], "LSTM(\(inputSize)→\(hiddenSize)) input [B, T, in]")
-        let (batch, steps, h) = (input.shape[0], input.shape[1], hiddenSize)
-        let g4 = 4 * h
-        var gates = [Float](repeating: 0, count: batch * steps * g4)
-        var cells = [Float](repeating: 0, count: batch * steps * h)
-        var output = Tensor(zeros: [batch, steps, h])
-        gates.withUnsafeMutableBufferPointer { gBuf in
-            let gp = gBuf.baseAddress!
-            // Input projection and bias for every frame at once.
-            bias.value.storage.withUnsafeBufferPointer { b in
-                for r in 0..<(batch * steps) { (gp + r * g4).update(from: b.baseAddress!, count: g4) }
-            }
-            input.storage.withUnsafeBufferPointer { x in
-                weightIH.value.storage.withUnsafeBufferPointer { w in
-                    BLAS.gemm(transB: true, m: batch * steps, n: g4, k: inputSize, a: x.baseAddress!,
-                              b: w.baseAddress!, beta: 1, c: gp)
-                }
-            }
-            // Packing costs one pass over W_hh per call and saves one per step.
-            var packed = [Float]()
-            if batch <= Self.panelBatchLimit {
-                packed = [Float](repeating: 0, count: vp_packed_size(Int32(g4), Int32(h)))
-                weightHH.value.storage.withUnsafeBufferPointer { vp_pack_panels($0.baseAddress!, Int32(g4), Int32(h), &packed) }
-            }
-            cells.withUnsafeMutableBufferPointer { cBuf in
-                output.storage.withUnsafeMutableBufferPointer { hBuf in
-                    weightHH.value.storage.withUnsafeBufferPointer { whh in
-                        for t in 0..<steps {
-                            if t > 0 {
-                                // Rows of step t lie T·4H apart in [B, T, 4H]; h_{t−1} rows T·H apart.
-                                let previous = hBuf.baseAddress! + (t - 1) * h
-                                if packed.isEmpty {
-                                    BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: previous, lda: steps * h,
-                                              b: whh.baseAddress!, beta: 1, c: gp + t * g4, ldc: steps * g4)
-                                } else {
-                                    vp_panel_gemm(Int32(batch), Int32(g4), Int32(h), previous, Int32(steps * h), packed,
-                                                  gp + t * g4, Int32(steps * g4))
-                                }
-                            }
-                            for b in 0..<batch {
-                                let row = b * steps + t
-                                let previous: UnsafePointer<Float>? = t > 0 ? UnsafePointer(cBuf.baseAddress! + (row - 1) * h) : nil
-                                vp_lstm_cell(Int32(h), gp + row * g4, previous, cBuf.baseAddress! + row * h, hBuf.baseAddress! + row * h)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let (batch, steps) = (input.shape[0], input.shape[1])
+        let run = RecurrentStep.recurrence(input.storage, batch: batch, steps: steps, inputSize: inputSize, hiddenSize: hiddenSize,
+                                           weightIH: weightIH.value.storage, weightHH: weightHH.value.storage,
+                                           bias: bias.value.storage)
         if mode == .training {
             self.input = input
-            self.gates = gates
-            self.cells = cells
-            self.outputs = output.storage
+            self.gates = run.gates
+            self.cells = run.cells
+            self.outputs = run.output
         }
-        return output
+        return Tensor(shape: [batch, steps, hiddenSize], storage: run.output)
     }
 
-    /// Largest batch for the panel kernel. It still beats sgemm at a training
-    /// replica's 32 rows: a head fine-tuning step of 16 × 4 windows took 0.43 s
-    /// on 2 cores with it and about 3 s with sgemm.
-    public static let panelBatchLimit = 64
+    /// Largest batch for the panel kernel (see `RecurrentStep.panelBatchLimit`).
+    public static var panelBatchLimit: Int { RecurrentStep.panelBatchLimit }
+
+    public func inferenceStep() -> any InferenceStep {
+        RecurrentStep(inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH.value.storage,
+                      weightHH: weightHH.value.storage, bias: bias.value.storage)
+    }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let (batch, steps, h) = (input.shape[0], input.shape[1], hiddenSize)

@@ -9,16 +9,12 @@ public final class LastStep: Layer, @unchecked Sendable {
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         input.expectShape([nil, nil, nil], "LastStep input [B, T, C]")
-        let (batch, steps, channels) = (input.shape[0], input.shape[1], input.shape[2])
-        precondition(steps > 0, "LastStep: a sequence needs at least one step")
-        var output = Tensor(zeros: [batch, channels])
-        for b in 0..<batch {
-            let from = (b * steps + steps - 1) * channels
-            for c in 0..<channels { output.storage[b * channels + c] = input.storage[from + c] }
-        }
+        let output = LastRowStep().apply(SequenceBatch(input)).tensor
         if mode == .training { inputShape = input.shape }
         return output
     }
+
+    public func inferenceStep() -> any InferenceStep { LastRowStep() }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let (batch, steps, channels) = (inputShape[0], inputShape[1], inputShape[2])

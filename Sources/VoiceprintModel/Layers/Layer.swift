@@ -32,15 +32,19 @@ public final class Parameter: @unchecked Sendable {
 /// *accumulates* parameter gradients (zeroed explicitly by the trainer) and
 /// returns the gradient with respect to the input.
 ///
-/// Thread-safety contract: `forward(_:mode: .inference)` only reads
-/// parameters, so one model may serve inference from many threads; training
-/// forward/backward must run on one thread at a time.
+/// A layer object is training state: parameters that the optimiser updates and
+/// the caches of the last training forward, used from one thread at a time.
+/// Serving does not use layer objects: `inferenceStep()` copies the parameters
+/// into an immutable `InferenceStep` (see `InferenceNetwork`), and `forward`
+/// computes with the same static functions as that step.
 public protocol Layer: AnyObject, Sendable {
     /// Parameters and saved statistics, in a fixed order.
     var parameters: [Parameter] { get }
     func forward(_ input: Tensor, mode: ForwardMode) -> Tensor
     /// Gradient of the loss with respect to the last training-mode forward's input.
     func backward(_ gradOutput: Tensor) -> Tensor
+    /// This layer's inference computation with a copy of its current parameters.
+    func inferenceStep() -> any InferenceStep
 }
 
 extension Layer {

@@ -22,20 +22,15 @@ public final class Linear: Layer, @unchecked Sendable {
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         input.expectShape([nil, inFeatures], "Linear(\(inFeatures)→\(outFeatures)) input [B, in]")
         let batch = input.shape[0]
-        var output = Tensor(zeros: [batch, outFeatures])
-        output.storage.withUnsafeMutableBufferPointer { y in
-            bias.value.storage.withUnsafeBufferPointer { b in
-                for r in 0..<batch { (y.baseAddress! + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
-            }
-            input.storage.withUnsafeBufferPointer { x in
-                weight.value.storage.withUnsafeBufferPointer { w in
-                    BLAS.gemm(transB: true, m: batch, n: outFeatures, k: inFeatures, a: x.baseAddress!,
-                              b: w.baseAddress!, beta: 1, c: y.baseAddress!)
-                }
-            }
-        }
+        let output = Tensor(shape: [batch, outFeatures],
+                            storage: DenseStep.affine(input.storage, rows: batch, weight: weight.value.storage, bias: bias.value.storage,
+                                                      inFeatures: inFeatures, outFeatures: outFeatures))
         if mode == .training { self.input = input }
         return output
+    }
+
+    public func inferenceStep() -> any InferenceStep {
+        DenseStep(weight: weight.value.storage, bias: bias.value.storage, inFeatures: inFeatures, outFeatures: outFeatures)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {

@@ -7,12 +7,12 @@ public final class ReLU: Layer, @unchecked Sendable {
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         var y = input
-        y.storage.withUnsafeMutableBufferPointer { v in
-            for i in 0..<v.count { v[i] = max(v[i], 0) }
-        }
+        RectifierStep.rectify(&y.storage)
         if mode == .training { output = y }
         return y
     }
+
+    public func inferenceStep() -> any InferenceStep { RectifierStep() }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         precondition(gradOutput.shape == output.shape, "ReLU.backward: gradient \(gradOutput.shape) for output \(output.shape)")

@@ -21,39 +21,17 @@ public final class StatsPooling: Layer, @unchecked Sendable {
         input.expectShape([nil, nil, channels], "StatsPooling(\(channels)) input [B, T, C]")
         let (batch, frames) = (input.shape[0], input.shape[1])
         precondition(frames >= 1, "StatsPooling: no frames to pool")
-        var output = Tensor(zeros: [batch, 2 * channels])
-        var means = [Float](repeating: 0, count: batch * channels)
-        var deviations = [Float](repeating: 0, count: batch * channels)
-        input.storage.withUnsafeBufferPointer { x in
-            for b in 0..<batch {
-                var sum = [Double](repeating: 0, count: channels)
-                var squares = [Double](repeating: 0, count: channels)
-                for t in 0..<frames {
-                    let row = (b * frames + t) * channels
-                    for c in 0..<channels {
-                        let v = Double(x[row + c])
-                        sum[c] += v
-                        squares[c] += v * v
-                    }
-                }
-                for c in 0..<channels {
-                    let mean = sum[c] / Double(frames)
-                    // Accumulated in Double: E[x²] − E[x]² cancels badly in Float for long inputs.
-                    let variance = max(squares[c] / Double(frames) - mean * mean, 0)
-                    means[b * channels + c] = Float(mean)
-                    deviations[b * channels + c] = Float((variance + Double(epsilon)).squareRoot())
-                    output[b * 2 * channels + c] = Float(mean)
-                    output[b * 2 * channels + channels + c] = deviations[b * channels + c]
-                }
-            }
-        }
+        let pooled = PoolingStep.pool(SequenceBatch(input), epsilon: epsilon)
+        let output = Tensor(shape: [batch, 2 * channels], storage: pooled.output)
         if mode == .training {
             self.input = input
-            self.means = means
-            self.deviations = deviations
+            self.means = pooled.means
+            self.deviations = pooled.deviations
         }
         return output
     }
+
+    public func inferenceStep() -> any InferenceStep { PoolingStep(epsilon: epsilon) }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
         let (batch, frames) = (input.shape[0], input.shape[1])

@@ -1,0 +1,188 @@
+import Foundation
+import VoiceprintAudio
+import VoiceprintFeatures
+import VoiceprintModel
+import VoiceprintScoring
+
+/// The one path from audio to an embedding and a score (DESIGN.md §1): decoding
+/// limits, the front end, the network and the scorer of one model file, built
+/// once and shared. voiceprintd, `voiceprint embed`, `voiceprint evaluate` and
+/// the benchmarks all go through an engine, so a file gets the same embedding,
+/// the same refusal and the same score from each of them.
+///
+/// Immutable after `init` (the network is an `InferenceNetwork` value; the
+/// batcher and the scorer's cache guard their own state), so any number of
+/// threads may use one engine at once.
+public final class VoiceprintEngine: Sendable {
+    /// What turns speech features into a vector.
+    enum System: Sendable {
+        case network(InferenceNetwork)
+        /// The training-free baseline: mean and deviation of MFCCs 1–19.
+        case mfccStatistics
+    }
+
+    /// Short name for responses and reports: the model's file name, or "mfcc-stats".
+    public let name: String
+    /// 16 hex digits identifying the model file's bytes; tags every stored embedding.
+    public let modelID: String
+    /// The model's metadata (nil for the baseline).
+    public let metadata: ModelMetadata?
+    public let options: EngineOptions
+    public let scorer: Scorer
+    public let dimension: Int
+    /// Utterances with less speech are refused.
+    public let minimumSpeechSeconds: Double
+    let system: System
+    let decoder: AudioDecoder
+    let frontEnd: SpeechFrontEnd
+    let batcher: EmbeddingBatcher?
+
+    /// The engine of the model file at `path`.
+    public convenience init(modelPath path: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
+        try self.init(modelBytes: try Self.read(path), source: path, options: options)
+    }
+
+    /// The engine of a model file's contents, read from `source` (named in errors).
+    public convenience init(modelBytes bytes: [UInt8], source: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
+        let loaded: LoadedModel
+        do { loaded = try ModelFile.decode(try SafeTensors(bytes: bytes, source: source), source: source) } catch {
+            throw .invalidModel(path: source, reason: "\(error)")
+        }
+        try self.init(model: loaded, modelID: Self.fingerprint(bytes), options: options)
+    }
+
+    /// A model file's bytes, or why they cannot be read.
+    public static func read(_ path: String) throws(EngineError) -> [UInt8] {
+        do { return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw .unreadableModel(path: path, reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    /// The engine of a decoded model; `modelID` should be `fingerprint` of its file.
+    public init(model loaded: LoadedModel, modelID: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
+        let network = loaded.model.inferenceNetwork()
+        name = URL(fileURLWithPath: loaded.source).lastPathComponent
+        self.modelID = modelID
+        metadata = loaded.metadata
+        self.options = options
+        dimension = network.embeddingDimension
+        system = .network(network)
+        let shift = loaded.metadata.features.frameShiftMs / 1000
+        minimumSpeechSeconds = max(options.minimumSpeechSeconds, Double(network.minimumFrames) * shift)
+        do { frontEnd = try SpeechFrontEnd(features: loaded.metadata.features, removesSilence: options.removesSilence) } catch {
+            throw .invalidModel(path: loaded.source, reason: "\(error)")
+        }
+        decoder = Self.decoder(options)
+        batcher = options.batching.map { EmbeddingBatcher(network: network, options: $0) }
+        switch options.normalization {
+        case .none: scorer = Scorer(method: .cosine)
+        case .asNorm(let topN):
+            guard let cohort = loaded.cohort, cohort.rank == 2 else { throw .noCohort(path: loaded.source) }
+            scorer = Scorer(method: .asNorm(ScoreNormalization(cohort: cohort.storage, dimension: cohort.shape[1], topN: topN)))
+        }
+    }
+
+    /// The training-free MFCC mean+std baseline behind the same decoding and checks.
+    public init(baselineWith options: EngineOptions = EngineOptions()) throws(EngineError) {
+        guard options.normalization == .none else { throw .noCohort(path: "mfcc-stats") }
+        name = "mfcc-stats"
+        modelID = "mfcc-stats"
+        metadata = nil
+        self.options = options
+        dimension = MFCCStatistics.dimension
+        system = .mfccStatistics
+        do { frontEnd = try MFCCStatistics.frontEnd(removesSilence: options.removesSilence) } catch {
+            throw .invalidModel(path: "mfcc-stats", reason: "\(error)")
+        }
+        let shift = frontEnd.extractor.options.frameShiftMs / 1000
+        minimumSpeechSeconds = max(options.minimumSpeechSeconds, Double(MFCCStatistics.minimumFrames) * shift)
+        decoder = Self.decoder(options)
+        batcher = nil
+        scorer = Scorer(method: .cosine)
+    }
+
+    private static func decoder(_ options: EngineOptions) -> AudioDecoder {
+        var decoding = AudioDecoderOptions()
+        decoding.maximumSeconds = options.maximumAudioSeconds
+        return AudioDecoder(options: decoding)
+    }
+
+    // MARK: Audio in
+
+    /// Decodes an encoded file held in memory to 16 kHz mono, within the limits.
+    public func decode(bytes: [UInt8], label: String = "audio") throws(AudioError) -> AudioBuffer {
+        try decoder.decode(bytes: bytes, label: label).audio
+    }
+
+    /// Decodes a file to 16 kHz mono, within the limits.
+    public func decode(path: String) throws(AudioError) -> AudioBuffer {
+        try decoder.decode(path: path).audio
+    }
+
+    /// Decodes and embeds a file.
+    public func embed(path: String) throws -> UtteranceEmbedding {
+        try embed(try decode(path: path))
+    }
+
+    // MARK: Embedding
+
+    /// The embedding of a decoded 16 kHz utterance: front end (VAD, features),
+    /// the minimum-speech check, then the network (in a shared pass when batching,
+    /// where passes take `requester`s in turn: voiceprintd passes the peer's uid).
+    public func embed(_ audio: AudioBuffer, requester: UInt32 = 0) throws -> UtteranceEmbedding {
+        let utterance = try frontEnd.process(audio)
+        let shift = utterance.activity.frameShiftSeconds
+        let vector: [Float]
+        switch system {
+        case .network(let network):
+            let minimumFrames = max(network.minimumFrames, Int((minimumSpeechSeconds / shift).rounded(.up)))
+            guard utterance.features.frames >= minimumFrames else {
+                throw EmbeddingError.tooLittleSpeech(seconds: utterance.speechSeconds, minimum: minimumSpeechSeconds)
+            }
+            vector = try batcher?.embed(utterance.features, requester: requester) ?? network.embed(utterance.features)
+        case .mfccStatistics:
+            let minimumFrames = max(MFCCStatistics.minimumFrames, Int((minimumSpeechSeconds / shift).rounded(.up)))
+            guard utterance.features.frames >= minimumFrames else {
+                throw EmbeddingError.tooLittleSpeech(seconds: utterance.speechSeconds, minimum: minimumSpeechSeconds)
+            }
+            vector = MFCCStatistics.embedding(of: utterance.features)
+        }
+        return UtteranceEmbedding(vector: vector, speechSeconds: utterance.speechSeconds, levels: utterance.levels,
+                                  snrEstimateDB: utterance.activity.snrEstimateDB)
+    }
+
+    /// The embedding of a feature matrix [frames, dims] that bypasses the front end
+    /// (`voiceprint embed --features`, comparisons with reference implementations).
+    public func embed(features: FeatureMatrix) throws -> [Float] {
+        switch system {
+        case .network(let network): return try network.embed(features)
+        case .mfccStatistics: return MFCCStatistics.embedding(of: features)
+        }
+    }
+
+    /// Passes run by the batcher and utterances embedded in them (nil without batching).
+    public var batchStatistics: (passes: Int, utterances: Int)? { batcher?.statistics }
+
+    /// 64-bit FNV-1a of a model file, as 16 hex digits: cheap, and any change to a weight changes it.
+    public static func fingerprint(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return String(format: "%016llx", hash)
+    }
+}
+
+/// Why an engine could not be built.
+public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unreadableModel(path: String, reason: String)
+    case invalidModel(path: String, reason: String)
+    case noCohort(path: String)
+
+    public var description: String {
+        switch self {
+        case .unreadableModel(let path, let reason): return "\(path): cannot read model: \(reason)"
+        case .invalidModel(_, let reason): return reason
+        case .noCohort(let path):
+            return "\(path) carries no cohort tensor; AS-norm needs one (train with a cohort, or score with cosine)"
+        }
+    }
+}
