@@ -89,9 +89,7 @@ import VoiceprintModel
             let worst = zip(small, large[(row * small.count)..<((row + 1) * small.count)]).map { abs($0 - $1) }.max()!
             #expect(worst < 1e-5, "row \(row): \(worst)")
         }
-        vp_recurrent_kernels_allow_vector(0)
-        let portable = lstm.forward(one, mode: .inference).storage
-        vp_recurrent_kernels_allow_vector(1)
+        let portable = KernelLevels.with(VP_KERNELS_PORTABLE) { lstm.forward(one, mode: .inference).storage }
         #expect(zip(small, portable).map { abs($0 - $1) }.max()! < 1e-5)
     }
 

@@ -2,11 +2,17 @@
 #define VOICEPRINT_RECURRENT_KERNELS_H
 
 // Inference kernels for recurrent layers with a small batch (the windows of
-// one utterance). OpenBLAS's sgemm repacks the whole recurrent weight matrix
-// on every time step, which dominated LSTM inference (perf: 28 % of the time
-// in sgemm_incopy for a 3-row product); these kernels take the weights packed
-// once per call. Each has an AVX2+FMA version chosen at run time when the CPU
-// has it, and a portable one.
+// one utterance, or a few requests batched together). OpenBLAS's sgemm repacks
+// the whole recurrent weight matrix on every time step, which dominated LSTM
+// inference (perf: 28 % of the time in sgemm_incopy for a 3-row product);
+// these kernels take the weights packed once per call.
+//
+// Each kernel has three levels, chosen at run time: portable C, AVX2+FMA, and
+// AVX-512F. The first kernel call picks the best level the CPU (and OS)
+// supports, capped by the environment variable VOICEPRINT_KERNELS, read once
+// at that point: "portable", "avx2" or "avx512" (case-insensitive) name the
+// highest level to use; any other value caps nothing. The cap is for
+// benchmarks, and for CPUs that lower their clock while running 512-bit code.
 
 /// Rows of W per packed panel.
 #define VP_PANEL_ROWS 16
@@ -28,10 +34,25 @@ void vp_panel_gemm(int batch, int rows, int k, const float *h, int ldh, const fl
 /// be NULL for zero state) and h = o·tanh(c).
 void vp_lstm_cell(int hidden, float *gates, const float *c_prev, float *c, float *h);
 
-/// 1 when the AVX2+FMA versions are in use.
-int vp_recurrent_kernels_vectorized(void);
+/// Kernel levels; VP_KERNELS_AUTO restores the automatic choice in set_level.
+#define VP_KERNELS_AUTO (-1)
+#define VP_KERNELS_PORTABLE 0
+#define VP_KERNELS_AVX2 1
+#define VP_KERNELS_AVX512 2
 
-/// Forces the portable versions (0) or restores the automatic choice (1), for tests.
-void vp_recurrent_kernels_allow_vector(int allow);
+/// The level the kernels use now.
+int vp_recurrent_kernels_level(void);
+
+/// The highest level this CPU supports (whatever VOICEPRINT_KERNELS says).
+int vp_recurrent_kernels_best_level(void);
+
+/// Makes the kernels use `level`, clamped to vp_recurrent_kernels_best_level()
+/// (VOICEPRINT_KERNELS does not cap an explicit level); a negative level
+/// restores the automatic choice. For tests and benchmarks: every kernel call
+/// reads the level once, so call this while no kernel is running.
+void vp_recurrent_kernels_set_level(int level);
+
+/// "portable", "avx2" or "avx512" for levels 0–2, "unknown" otherwise.
+const char *vp_recurrent_kernels_name(int level);
 
 #endif
