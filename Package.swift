@@ -30,7 +30,7 @@ let package = Package(
 
         .target(name: "VoiceprintAudio", dependencies: ["CSndFile", "CSoxr"]),
         .target(name: "VoiceprintFeatures", dependencies: ["VoiceprintAudio", "CFFTW"]),
-        // Our own C: small-batch LSTM inference kernels with an AVX2 path chosen at run time.
+        // Our own C: LSTM inference kernels with AVX-512 and AVX2 paths chosen at run time (VOICEPRINT_KERNELS caps it).
         .target(name: "CRecurrentKernels"),
         // Our own C: what voiceprintd does before Swift's main runs (SIGHUP ignored from load).
         .target(name: "CProcessStart"),
@@ -76,7 +76,7 @@ let package = Package(
             name: "VoiceprintBench",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintEngine",
-                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol",
+                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol", "CRecurrentKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

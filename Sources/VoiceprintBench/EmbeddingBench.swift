@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import CRecurrentKernels
 import VoiceprintAudio
 import VoiceprintFeatures
 import VoiceprintModel
@@ -32,11 +33,18 @@ struct EmbeddingBench: ParsableCommand {
                                      values: (0..<(frames * dimension)).map { _ in Float(rng.gaussian()) })
         var results = [Measurement]()
         let label = String(format: "%.0f s", seconds) + (network == .ge2e ? " (GE2E)" : "")
-        results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread", work: 1,
-                                            unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try inference.embed(features) })
         let batch = [FeatureMatrix](repeating: features, count: 16)
-        results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread", work: 16,
-                                            unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try inference.embed(batch: batch) })
+        // Every kernel level the CPU has, best first (the TDNN has no recurrent kernel: one level).
+        let best = network == .ge2e ? Int(vp_recurrent_kernels_best_level()) : 0
+        for level in stride(from: best, through: 0, by: -1) {
+            vp_recurrent_kernels_set_level(Int32(level))
+            defer { vp_recurrent_kernels_set_level(VP_KERNELS_AUTO) }
+            let kernels = network == .ge2e ? ", \(String(cString: vp_recurrent_kernels_name(Int32(level)))) kernels" : ""
+            results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread\(kernels)", work: 1,
+                                                unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try inference.embed(features) })
+            results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread\(kernels)", work: 16,
+                                                unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try inference.embed(batch: batch) })
+        }
         print("\(network.rawValue) architecture: \(model.parameterCount) parameters")
         for r in results { print(r.line) }
         try Measurement.save(results, to: json)

@@ -15,7 +15,7 @@ import VoiceprintStore
 /// parsing a line big enough to carry audio (base64 of megabytes would stall
 /// every other connection on the loop).
 public final class Dispatcher: Sendable {
-    /// Worker threads: fixed at startup (the pool's size).
+    /// Threads of the worker pool: fixed at startup (`Configuration.resolvedPoolThreads`).
     let workers: Int
     let store: EnrollmentStore
     let scheduler: FairScheduler
@@ -176,7 +176,8 @@ public final class Dispatcher: Sendable {
                       "score_normalization": .string(runtime.configuration.scoreNormalization),
                       "trained_on": .string(metadata.trainedOn)],
             "speakers": .number(Double(runtime.index.count)),
-            "workers": .number(Double(workers)),
+            "workers": .number(Double(runtime.configuration.resolvedWorkers)),
+            "threads": .number(Double(workers)),
             "pending": .number(Double(pending)),
             "batching": batching,
             "connections": .number(Double(connections.count)),

@@ -77,7 +77,7 @@ import VoiceprintModel
     /// More windows than the panel kernel takes at once: the sgemm path agrees with it.
     @Test func aBatchPastThePanelLimitAgreesWithSmallBatches() throws {
         let network = try Self.model(Self.smallLSTM, seed: 8).inferenceNetwork()
-        let batch = (0..<30).map { Self.features(frames: 100 + $0, seed: 40 + UInt64($0)) }
+        let batch = (0..<60).map { Self.features(frames: 100 + $0, seed: 40 + UInt64($0)) }
         let windows = batch.map { EmbeddingModel.windows(of: $0, Self.smallLSTM.window!).shape[0] }.reduce(0, +)
         #expect(windows > RecurrentStep.panelBatchLimit)
         let together = try network.embed(batch: batch)

@@ -74,7 +74,7 @@ import VoiceprintModel
         #expect((model.layers[2].layer as! Linear).weight.gradient.storage.contains { $0 != 0 })
     }
 
-    /// The panel kernel (small batches, AVX2 when present) and sgemm (large
+    /// The panel kernel (small batches, AVX-512 or AVX2 when present) and sgemm (large
     /// batches) compute the same layer; so do the vector and portable kernels.
     @Test func panelKernelAndSgemmPathsAgree() {
         var rng = SeededGenerator(seed: 31)

@@ -15,10 +15,17 @@ public struct RecurrentStep: InferenceStep {
     /// W_hh in CRecurrentKernels' panel layout.
     let packedHH: [Float]
 
-    /// Largest batch (rows per time step) for the panel kernel; above it, sgemm.
-    /// It still beats sgemm at a training replica's 32 rows: a head fine-tuning
-    /// step of 16 × 4 windows took 0.43 s on 2 cores with it and about 3 s with sgemm.
-    public static let panelBatchLimit = 64
+    /// Largest batch (rows per time step) for the panel kernel; above it, single-thread
+    /// sgemm is as fast. Measured on Zen 4 (rows 1024, k 256; docs/benchmarks.md): the
+    /// AVX-512 kernel beats sgemm up to 128 rows and ties at 160, the AVX2 one wins at 96
+    /// and loses at 128, the portable loop loses from 16 rows on.
+    public static var panelBatchLimit: Int {
+        switch vp_recurrent_kernels_level() {
+        case VP_KERNELS_AVX512: return 128
+        case VP_KERNELS_AVX2: return 64
+        default: return 8
+        }
+    }
 
     public init(inputSize: Int, hiddenSize: Int, weightIH: [Float], weightHH: [Float], bias: [Float]) {
         self.inputSize = inputSize
