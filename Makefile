@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon bench-hostile eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon bench-hostile bench-peer eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -36,7 +36,7 @@ test: deps
 	./scripts/test-install
 
 # Benchmarks are release builds, pinned to one core; results go to docs/benchmarks.md.
-bench: bench-features bench-model bench-daemon bench-hostile
+bench: bench-features bench-model bench-daemon bench-hostile bench-peer
 
 bench-features: deps
 	$(SWIFT) build -c release --product VoiceprintBench
@@ -53,6 +53,11 @@ bench-daemon: build
 bench-hostile: build
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-hostile
+
+# voiceprintd beside Resemblyzer (PyPI, in the venv eval-real makes) on the same 3 s clips.
+bench-peer: build
+	$(SWIFT) build -c release --product VoiceprintBench
+	./scripts/bench-peer
 
 # Rebuilds the shipped model from scratch (Models/README.md): the synthetic corpus,
 # a person-disjoint train/test split, training, and the held-out evaluation.

@@ -4,8 +4,10 @@
 Usage: write_bench_section.py DOC SECTION TITLE COMMAND NOTE JSON [JSON ...]
 
 Each JSON file holds rows {"name", "median", "range", "value"} (missing files
-are skipped). The section between <!-- bench:SECTION:begin/end --> markers is
-replaced and the rest of the file kept. Each figure's ratio to the previous
+are skipped), or an object {"columns": [3 headers], "rows": [...], "lines":
+[Markdown lines after the table]} for a table with other column names. The
+section between <!-- bench:SECTION:begin/end --> markers is replaced and the
+rest of the file kept. Each figure's ratio to the previous
 run's value is printed, so a regression shows up when the bench is rerun.
 For the features section, the ratio of Voiceprint's log-mel to librosa's is added.
 """
@@ -27,11 +29,15 @@ def cpu_model():
 
 
 def main(doc, section, title, command, note, *json_files):
-    rows = []
+    rows, columns, after = [], ["figure", "median", "range over runs"], []
     for path in json_files:
         if os.path.exists(path):
             with open(path) as f:
-                rows += json.load(f)
+                data = json.load(f)
+            if isinstance(data, dict):
+                columns, after = data.get("columns", columns), after + data.get("lines", [])
+                data = data["rows"]
+            rows += data
     begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
     text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
     previous = {}
@@ -41,7 +47,7 @@ def main(doc, section, title, command, note, *json_files):
             previous[m.group(1)] = float(m.group(2).replace(",", ""))
 
     lines = [begin, f"## {title}", "", f"Machine: {cpu_model()}, {os.cpu_count()} cores. {note}", "",
-             f"Command: `{command}`", "", "| figure | median | range over runs |", "|---|---:|---:|"]
+             f"Command: `{command}`", "", "| " + " | ".join(columns) + " |", "|---|---:|---:|"]
     values = {}
     for r in rows:
         values[r["name"]] = float(r["value"])
@@ -59,6 +65,8 @@ def main(doc, section, title, command, note, *json_files):
             lines.append(f"- in 3 s calls, Voiceprint ÷ librosa: **{ratio:.1f}×**")
         if not any("librosa" in name for name in values):
             lines.append("- Python peers not measured in this run (no venv with librosa could be made).")
+    if after:
+        lines += [""] + after
     lines += ["", end]
     section_text = "\n".join(lines)
     if begin in text:

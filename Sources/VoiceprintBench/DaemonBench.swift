@@ -20,6 +20,8 @@ struct DaemonBench: ParsableCommand {
     @Option(help: "Seconds per concurrency level (upper bound).") var seconds = 20.0
     @Option(help: "Enrolled population sizes for identify, comma-separated.") var speakers = "1000,10000,100000"
     @Option(help: "Write the measurements as JSON here.") var json: String?
+    @Option(help: "Verify with the clip-*.wav files in this folder (from `clips`) instead of one synthetic clip; each speaker is enrolled with the first three.")
+    var clips: String?
 
     func run() throws {
         let work = FileManager.default.temporaryDirectory.path + "/voiceprint-daemon-bench-\(getpid())"
@@ -54,14 +56,22 @@ struct DaemonBench: ParsableCommand {
         // One speaker per client: the daemon runs one verify per (speaker, peer uid) at a time
         // (attempt limits), and every client here is the same uid.
         let levels = concurrency.split(separator: ",").compactMap { Int($0) }
-        let enrollment = (0..<3).map { _ in [UInt8](clip(&rng)) }
-        let verifyAudio = [UInt8](clip(&rng))
-        var verifyLines = [[UInt8]]()
+        var enrollment = (0..<3).map { _ in [UInt8](clip(&rng)) }
+        var verifyAudio = [[UInt8](clip(&rng))]
+        if let clips {
+            verifyAudio = try ClipsBench.read(clips)
+            enrollment = Array(verifyAudio.prefix(3))
+        }
         for i in 0..<(levels.max() ?? 1) {
             for audio in enrollment { _ = client.request(Array((Request.enroll(speaker: "bench\(i)", audio: .data(audio)).encoded() + "\n").utf8)) }
-            verifyLines.append(Array((Request.verify(speaker: "bench\(i)", audio: .data(verifyAudio), threshold: nil).encoded() + "\n").utf8))
         }
         for level in levels {
+            // Client i verifies speaker bench<i> with clips i, i + level, i + 2 level, … in turn: every clip is sent.
+            let verifyLines = (0..<level).map { i in
+                stride(from: i, to: max(verifyAudio.count, level), by: level).map { j in
+                    Array((Request.verify(speaker: "bench\(i)", audio: .data(verifyAudio[j % verifyAudio.count]), threshold: nil).encoded() + "\n").utf8)
+                }
+            }
             let result = Self.load(socket: daemon.socket, lines: verifyLines, clients: level, requests: requests, seconds: seconds)
             let s = result.latencies.sorted()
             func pct(_ p: Double) -> Double { s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count) * p))] * 1000 }
@@ -89,7 +99,7 @@ struct DaemonBench: ParsableCommand {
             }
             try store.addUtterances(batch, model: modelID)
             let daemon = try DaemonUnderTest(binary: binary, model: model, directory: directory)
-            let result = Self.load(socket: daemon.socket, lines: [identifyLine], clients: 1, requests: 50, seconds: seconds)
+            let result = Self.load(socket: daemon.socket, lines: [[identifyLine]], clients: 1, requests: 50, seconds: seconds)
             let s = result.latencies.sorted()
             let median = s.isEmpty ? .nan : s[s.count / 2] * 1000
             row("identify among \(count) speakers (one client): median", String(format: "%.1f ms", median),
@@ -109,9 +119,9 @@ struct DaemonBench: ParsableCommand {
         var throughput: Double
     }
 
-    /// `clients` connections, client i sending `lines[i]` back to back, until `requests`
-    /// in total have been answered or `seconds` have passed.
-    static func load(socket: String, lines: [[UInt8]], clients: Int, requests: Int, seconds: Double) -> LoadResult {
+    /// `clients` connections, client i sending the lines of `lines[i]` in turn, back to back,
+    /// until `requests` in total have been answered or `seconds` have passed.
+    static func load(socket: String, lines: [[[UInt8]]], clients: Int, requests: Int, seconds: Double) -> LoadResult {
         let lock = NSLock()
         nonisolated(unsafe) var latencies = [Double]()
         nonisolated(unsafe) var errors = 0
@@ -128,9 +138,12 @@ struct DaemonBench: ParsableCommand {
             }
         }
         done.wait()
-        @Sendable func runClient(_ line: [UInt8]) {
+        @Sendable func runClient(_ lines: [[UInt8]]) {
             guard let client = BenchClient(path: socket) else { lock.withLock { errors += 1 }; return }
+            var next = 0
             while Date() < deadline {
+                let line = lines[next % lines.count]
+                next += 1
                 let go = lock.withLock { () -> Bool in
                     guard issued < requests else { return false }
                     issued += 1
