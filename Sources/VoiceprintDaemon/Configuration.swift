@@ -198,6 +198,7 @@ public struct Configuration: Sendable, Equatable {
     /// The text form of a numeric limit (for reload's "takes effect at restart" notes).
     func value(of key: String) -> String {
         switch key {
+        case "batch_max_utterances": return "\(batchMaxUtterances)"
         case "max_connections": return "\(maxConnections)"
         case "max_connections_per_uid": return "\(maxConnectionsPerUID)"
         case "max_queue": return "\(maxQueue)"

@@ -44,7 +44,7 @@ public final class Daemon: Service, Sendable {
     }
 
     /// Connection and queue limits are sized once, when the server starts.
-    static let restartOnlyLimits = ["max_connections", "max_connections_per_uid", "max_queue", "max_queue_per_uid",
+    static let restartOnlyLimits = ["batch_max_utterances", "max_connections", "max_connections_per_uid", "max_queue", "max_queue_per_uid",
                                     "max_buffered_bytes", "max_line_bytes", "max_inflight_per_connection",
                                     "request_deadline", "idle_timeout", "max_failed_attempts", "lockout_seconds",
                                     "lockout_max_seconds", "replay_window_seconds", "audit_max_rows", "audit_max_days"]
@@ -85,12 +85,15 @@ public final class Daemon: Service, Sendable {
             logger.notice("reloading", metadata: ["model": "\(configuration.model)"])
             for (key, old, new) in [("socket", self.configuration.socket, configuration.socket),
                                     ("state_dir", self.configuration.stateDirectory, configuration.stateDirectory),
-                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)"),
-                                    ("batch_max_utterances", "\(self.configuration.batchMaxUtterances)", "\(configuration.batchMaxUtterances)")]
+                                    ("workers", "\(self.configuration.workers)", "\(configuration.workers)")]
                 + Self.restartOnlyLimits.map { ($0, self.configuration.value(of: $0), configuration.value(of: $0)) } where old != new {
                 logger.warning("\(key) changed; it takes effect at the next restart")
             }
-            let runtime = try dispatcher.reload(configuration)
+            // The pool was sized at start: its settings stay those until a restart.
+            var effective = configuration
+            effective.workers = self.configuration.workers
+            effective.batchMaxUtterances = self.configuration.batchMaxUtterances
+            let runtime = try dispatcher.reload(effective)
             logger.notice("model reloaded", metadata: ["model": "\(runtime.name)", "model_id": "\(runtime.modelID)",
                                                        "speakers": "\(runtime.index.count)"])
         } catch {
