@@ -10,9 +10,14 @@ public enum Base64 {
     }
 
     public static func decode(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var symbols = 0, padding = 0
+        table.withUnsafeBufferPointer { decode(input, table: $0) }
+    }
+
+    private static func decode(_ input: UnsafeBufferPointer<UInt8>, table: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        // First pass: validate and count, so the output is allocated once at its exact size.
+        var symbols = 0, padding = 0, breaks = 0
         for byte in input {
-            if byte == 0x0A || byte == 0x0D { continue }
+            if byte == 0x0A || byte == 0x0D { breaks += 1; continue }
             if byte == UInt8(ascii: "=") {
                 padding += 1
             } else {
@@ -21,30 +26,54 @@ public enum Base64 {
             }
             symbols += 1
         }
-        guard symbols % 4 == 0, padding <= 2 else { return nil }
-        var output = [UInt8]()
-        output.reserveCapacity(symbols / 4 * 3 - padding)
-        var quad: UInt32 = 0, filled = 0
-        for byte in input where byte != 0x0A && byte != 0x0D && byte != UInt8(ascii: "=") {
-            quad = quad << 6 | UInt32(table[Int(byte)])
-            filled += 1
-            if filled == 4 {
-                output.append(UInt8(truncatingIfNeeded: quad >> 16))
-                output.append(UInt8(truncatingIfNeeded: quad >> 8))
-                output.append(UInt8(truncatingIfNeeded: quad))
-                quad = 0
-                filled = 0
+        guard symbols % 4 == 0, padding <= 2, padding == 0 || symbols >= 4 else { return nil }
+        let data = symbols - padding
+        let count = data / 4 * 3 + (data % 4 == 0 ? 0 : data % 4 - 1)
+        guard data % 4 != 1 else { return nil }
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            var quad: UInt32 = 0, filled = 0, written = 0
+            // Second pass: whole quads of four symbols become three bytes.
+            var i = 0
+            let end = input.count
+            if breaks == 0 {
+                // No line breaks (what every client here sends): straight runs of four.
+                while i + 4 <= end - padding - (data % 4 == 0 ? 0 : data % 4) {
+                    let v = UInt32(table[Int(input[i])]) << 18 | UInt32(table[Int(input[i + 1])]) << 12
+                        | UInt32(table[Int(input[i + 2])]) << 6 | UInt32(table[Int(input[i + 3])])
+                    out[written] = UInt8(truncatingIfNeeded: v >> 16)
+                    out[written + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                    out[written + 2] = UInt8(truncatingIfNeeded: v)
+                    written += 3
+                    i += 4
+                }
             }
+            while i < end {
+                let byte = input[i]
+                i += 1
+                if byte == 0x0A || byte == 0x0D || byte == UInt8(ascii: "=") { continue }
+                quad = quad << 6 | UInt32(table[Int(byte)])
+                filled += 1
+                if filled == 4 {
+                    out[written] = UInt8(truncatingIfNeeded: quad >> 16)
+                    out[written + 1] = UInt8(truncatingIfNeeded: quad >> 8)
+                    out[written + 2] = UInt8(truncatingIfNeeded: quad)
+                    written += 3
+                    quad = 0
+                    filled = 0
+                }
+            }
+            switch filled {
+            case 2:
+                out[written] = UInt8(truncatingIfNeeded: quad >> 4)
+                written += 1
+            case 3:
+                out[written] = UInt8(truncatingIfNeeded: quad >> 10)
+                out[written + 1] = UInt8(truncatingIfNeeded: quad >> 2)
+                written += 2
+            default: break
+            }
+            initialized = written
         }
-        switch filled {
-        case 0: break
-        case 2: output.append(UInt8(truncatingIfNeeded: quad >> 4))
-        case 3:
-            output.append(UInt8(truncatingIfNeeded: quad >> 10))
-            output.append(UInt8(truncatingIfNeeded: quad >> 2))
-        default: return nil
-        }
-        return output
     }
 
     private static let invalid: UInt8 = 0xFF

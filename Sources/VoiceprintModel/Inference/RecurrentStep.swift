@@ -41,9 +41,12 @@ public struct RecurrentStep: InferenceStep {
         guard let steps = input.uniformLength else {
             preconditionFailure("LSTM: sequences of one batch must have one length (windows), got \(input.lengths)")
         }
-        let run = Self.recurrence(input.values, batch: input.count, steps: steps, inputSize: inputSize, hiddenSize: hiddenSize,
-                                  weightIH: weightIH, weightHH: weightHH, packedHH: packedHH, bias: bias, keepActivations: false)
-        return SequenceBatch(values: run.output, lengths: input.lengths, channels: hiddenSize)
+        let batch = input.count
+        let run = Self.recurrence(Self.transposed(input.values, outer: batch, inner: steps, width: inputSize), batch: batch,
+                                  steps: steps, inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH,
+                                  weightHH: weightHH, packedHH: packedHH, bias: bias, layout: .serving)
+        return SequenceBatch(values: Self.transposed(run.output, outer: steps, inner: batch, width: hiddenSize),
+                             lengths: input.lengths, channels: hiddenSize)
     }
 
     static func pack(_ weightHH: [Float], hiddenSize h: Int) -> [Float] {
@@ -52,50 +55,56 @@ public struct RecurrentStep: InferenceStep {
         return packed
     }
 
-    /// Time steps whose gates an inference pass holds at once: enough for the input
-    /// projection to be a few large sgemms, little enough that a pass over 100 windows
-    /// holds 13 MB of gates instead of the 65 MB of all 160 steps.
-    static let inferenceChunkSteps = 32
+    /// Time steps whose gates a serving pass holds at once: enough for the input
+    /// projection to be one large sgemm per chunk, little enough that a pass over 100
+    /// windows holds 13 MB of gates instead of the 65 MB of all 160 steps.
+    static let servingChunkSteps = 32
 
-    /// The forward recurrence over x [B, T, in]: every step's output [B, T, H], and with
-    /// `keepActivations` (training, for back-propagation through time) the activated
-    /// gates [B, T, 4H] and cells [B, T, H] of every step; without, only those of the
-    /// current chunk of `inferenceChunkSteps` steps exist.
+    /// How `recurrence` lays out rows and what it keeps.
+    public enum Layout: Sendable {
+        /// Rows batch-major ([B, T, ·], row b·T + t) and every step's gates and cells
+        /// kept, for back-propagation through time.
+        case training
+        /// Rows time-major ([T, B, ·], row t·B + b): one step's rows are contiguous, so
+        /// a chunk of steps is one sgemm for the whole batch and the panel kernel reads
+        /// h_{t−1} densely; only `servingChunkSteps` steps of gates and cells exist.
+        case serving
+    }
+
+    /// The forward recurrence over x: every step's output; with `.training` also the
+    /// activated gates [B, T, 4H] and cells [B, T, H] of every step.
     ///
-    /// Each chunk's input projection is one sgemm per sequence (one for the whole batch
-    /// when the chunk is all of T) before its time loop; each step adds W_hh·h_{t−1} for
-    /// the whole batch: with the panel kernel up to `panelBatchLimit` rows (sgemm
-    /// repacks all of W_hh on every step), with sgemm above. `packedHH` empty: packed
-    /// here when the panel kernel is used.
+    /// Each chunk's input projection is one sgemm before its time loop; each step adds
+    /// W_hh·h_{t−1} for the whole batch: with the panel kernel up to `panelBatchLimit`
+    /// rows (sgemm repacks all of W_hh on every step), with sgemm above. `packedHH`
+    /// empty: packed here when the panel kernel is used.
     public static func recurrence(_ x: [Float], batch: Int, steps: Int, inputSize: Int, hiddenSize h: Int,
                                   weightIH: [Float], weightHH: [Float], packedHH: [Float] = [], bias: [Float],
-                                  keepActivations: Bool = true) -> (gates: [Float], cells: [Float], output: [Float]) {
+                                  layout: Layout = .training) -> (gates: [Float], cells: [Float], output: [Float]) {
         let g4 = 4 * h
-        let span = keepActivations ? steps : min(steps, inferenceChunkSteps)
+        let timeMajor = layout == .serving
+        let span = timeMajor ? min(steps, servingChunkSteps) : steps
         var gates = [Float](repeating: 0, count: batch * span * g4)
         var cells = [Float](repeating: 0, count: batch * span * h)
         var output = [Float](repeating: 0, count: batch * steps * h)
         // The last cell of the previous chunk, per sequence.
         var carry = [Float](repeating: 0, count: span < steps ? batch * h : 0)
         let packed = batch > panelBatchLimit ? [] : (packedHH.isEmpty ? pack(weightHH, hiddenSize: h) : packedHH)
+        // Rows of sequence b, step t (input and output), and of chunk step s (gates and cells).
+        func row(_ b: Int, _ t: Int) -> Int { timeMajor ? t * batch + b : b * steps + t }
+        func chunkRow(_ b: Int, _ s: Int) -> Int { timeMajor ? s * batch + b : b * span + s }
         gates.withUnsafeMutableBufferPointer { gBuf in
             let gp = gBuf.baseAddress!
             for first in stride(from: 0, to: steps, by: max(span, 1)) {
                 let count = min(span, steps - first)
                 bias.withUnsafeBufferPointer { b in
-                    for r in 0..<(batch * span) { (gp + r * g4).update(from: b.baseAddress!, count: g4) }
+                    for r in 0..<(batch * count) { (gp + r * g4).update(from: b.baseAddress!, count: g4) }
                 }
+                // The chunk's rows are contiguous in both layouts (batch-major has one chunk).
                 x.withUnsafeBufferPointer { x in
                     weightIH.withUnsafeBufferPointer { w in
-                        if count == steps {
-                            BLAS.gemm(transB: true, m: batch * steps, n: g4, k: inputSize, a: x.baseAddress!,
-                                      b: w.baseAddress!, beta: 1, c: gp)
-                        } else {
-                            for b in 0..<batch {
-                                BLAS.gemm(transB: true, m: count, n: g4, k: inputSize, a: x.baseAddress! + (b * steps + first) * inputSize,
-                                          b: w.baseAddress!, beta: 1, c: gp + b * span * g4)
-                            }
-                        }
+                        BLAS.gemm(transB: true, m: batch * count, n: g4, k: inputSize, a: x.baseAddress! + first * batch * inputSize,
+                                  b: w.baseAddress!, beta: 1, c: gp)
                     }
                 }
                 cells.withUnsafeMutableBufferPointer { cBuf in
@@ -105,27 +114,27 @@ public struct RecurrentStep: InferenceStep {
                                 for s in 0..<count {
                                     let t = first + s
                                     if t > 0 {
-                                        // Rows of one step lie span·4H apart in the gates; h_{t−1} rows T·H apart.
-                                        let previous = hBuf.baseAddress! + (t - 1) * h
+                                        let previous = hBuf.baseAddress! + row(0, t - 1) * h
+                                        let ldh = timeMajor ? h : steps * h, ldo = timeMajor ? g4 : span * g4
+                                        let target = gp + chunkRow(0, s) * g4
                                         if packed.isEmpty {
-                                            BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: previous, lda: steps * h,
-                                                      b: whh.baseAddress!, beta: 1, c: gp + s * g4, ldc: span * g4)
+                                            BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: previous, lda: ldh,
+                                                      b: whh.baseAddress!, beta: 1, c: target, ldc: ldo)
                                         } else {
-                                            vp_panel_gemm(Int32(batch), Int32(g4), Int32(h), previous, Int32(steps * h), packed,
-                                                          gp + s * g4, Int32(span * g4))
+                                            vp_panel_gemm(Int32(batch), Int32(g4), Int32(h), previous, Int32(ldh), packed,
+                                                          target, Int32(ldo))
                                         }
                                     }
                                     for b in 0..<batch {
-                                        let row = b * span + s
-                                        let previous: UnsafePointer<Float>? = s > 0 ? UnsafePointer(cBuf.baseAddress! + (row - 1) * h)
+                                        let previous: UnsafePointer<Float>? = s > 0 ? UnsafePointer(cBuf.baseAddress! + chunkRow(b, s - 1) * h)
                                             : t > 0 ? UnsafePointer(carried.baseAddress! + b * h) : nil
-                                        vp_lstm_cell(Int32(h), gp + row * g4, previous, cBuf.baseAddress! + row * h,
-                                                     hBuf.baseAddress! + (b * steps + t) * h)
+                                        vp_lstm_cell(Int32(h), gp + chunkRow(b, s) * g4, previous, cBuf.baseAddress! + chunkRow(b, s) * h,
+                                                     hBuf.baseAddress! + row(b, t) * h)
                                     }
                                 }
                                 guard !carried.isEmpty else { return }
                                 for b in 0..<batch {
-                                    (carried.baseAddress! + b * h).update(from: cBuf.baseAddress! + (b * span + count - 1) * h, count: h)
+                                    (carried.baseAddress! + b * h).update(from: cBuf.baseAddress! + chunkRow(b, count - 1) * h, count: h)
                                 }
                             }
                         }
@@ -134,5 +143,20 @@ public struct RecurrentStep: InferenceStep {
             }
         }
         return (gates, cells, output)
+    }
+
+    /// [outer, inner, width] → [inner, outer, width].
+    static func transposed(_ values: [Float], outer: Int, inner: Int, width: Int) -> [Float] {
+        var result = [Float](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { src in
+            result.withUnsafeMutableBufferPointer { dst in
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        (dst.baseAddress! + (i * outer + o) * width).update(from: src.baseAddress! + (o * inner + i) * width, count: width)
+                    }
+                }
+            }
+        }
+        return result
     }
 }
