@@ -7,7 +7,7 @@ import VoiceprintFeatures
 /// This object is the training view (layers with parameters and caches, used
 /// from one thread); `inferenceNetwork()` gives the serving view, an immutable
 /// value any number of threads share.
-public final class EmbeddingModel: @unchecked Sendable {
+public final class EmbeddingModel {
     public let architecture: Architecture
     /// Layers in order, with their names in the model file ("frame.0.conv", …).
     public let layers: [(name: String, layer: Layer)]

@@ -3,7 +3,7 @@ import VoiceprintAudio
 
 /// A model ready for use: the network, its metadata and an optional
 /// score-normalisation cohort.
-public struct LoadedModel: Sendable {
+public struct LoadedModel {
     public var model: EmbeddingModel
     public var metadata: ModelMetadata
     /// Embeddings of impostor speakers [N, D] for AS-norm, when the file carries them.

@@ -47,13 +47,13 @@ final class DataParallel {
 
     /// One training step's forward pass: [B, D] embeddings of the whole batch.
     func forward(_ batch: Tensor, groups: Int) -> (embeddings: Tensor, shares: [Range<Int>]) {
-        let models = [master] + replicas, frozen = frozen
+        let models = Replicas([master] + replicas), frozen = frozen
         let shares = Self.shares(rows: batch.shape[0], groups: groups, ways: ways)
         let frames = batch.shape[1], dimension = batch.shape[2]
         let parts = parallelMap(count: shares.count, threads: shares.count) { i in
             let range = shares[i]
             let slice = Array(batch.storage[(range.lowerBound * frames * dimension)..<(range.upperBound * frames * dimension)])
-            return models[i].forward(Tensor(shape: [range.count, frames, dimension], storage: slice), mode: .training, frozen: frozen)
+            return models.all[i].forward(Tensor(shape: [range.count, frames, dimension], storage: slice), mode: .training, frozen: frozen)
         }
         let d = parts[0].shape[1]
         return (Tensor(shape: [batch.shape[0], d], storage: parts.flatMap(\.storage)), shares)
@@ -62,13 +62,13 @@ final class DataParallel {
     /// Back-propagates each share's rows of `gradient` [B, D] through its
     /// replica and sums every replica's parameter gradients into the master's.
     func backward(_ gradient: Tensor, shares: [Range<Int>]) {
-        let models = [master] + replicas, frozen = frozen
+        let models = Replicas([master] + replicas), frozen = frozen
         let d = gradient.shape[1]
-        for model in models { model.zeroGradients() }
+        for model in models.all { model.zeroGradients() }
         _ = parallelMap(count: shares.count, threads: shares.count) { i in
             let range = shares[i]
             let slice = Array(gradient.storage[(range.lowerBound * d)..<(range.upperBound * d)])
-            models[i].backward(Tensor(shape: [range.count, d], storage: slice), frozen: frozen)
+            models.all[i].backward(Tensor(shape: [range.count, d], storage: slice), frozen: frozen)
         }
         let targets = master.namedParameters.map(\.parameter)
         for replica in replicas.prefix(shares.count - 1) {
@@ -81,4 +81,14 @@ final class DataParallel {
             }
         }
     }
+}
+
+/// The replicas of one data-parallel step, handed to its worker threads: thread i
+/// uses only model i (training state is single-threaded per model, `Layer`), and
+/// the caller waits for every thread before touching any of them again. This
+/// hand-over is the one place a model crosses threads; serving shares only
+/// immutable `InferenceNetwork` values.
+private struct Replicas: @unchecked Sendable {
+    let all: [EmbeddingModel]
+    init(_ all: [EmbeddingModel]) { self.all = all }
 }

@@ -9,7 +9,7 @@
 /// The loops run row by row over contiguous channels so that they vectorise;
 /// this layer touches every activation four times per step and was a tenth of
 /// training time when written channel by channel.
-public final class BatchNorm: Layer, @unchecked Sendable {
+public final class BatchNorm: Layer {
     public let channels: Int
     public let momentum: Float
     public let epsilon: Float

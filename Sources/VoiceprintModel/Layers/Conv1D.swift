@@ -4,7 +4,7 @@
 ///
 /// Weight [Cout, k·Cin]: tap j of output channel o multiplies input frame t + j·d,
 /// laid out so that row t of the im2col matrix is the k input rows side by side.
-public final class Conv1D: Layer, @unchecked Sendable {
+public final class Conv1D: Layer {
     public let inChannels: Int
     public let outChannels: Int
     public let kernel: Int

@@ -1,6 +1,6 @@
 /// Scales each row of a [B, D] tensor to unit Euclidean length, so that squared
 /// distances between embeddings lie in [0, 4] and equal 2 − 2·cosine.
-public final class L2Normalize: Layer, @unchecked Sendable {
+public final class L2Normalize: Layer {
     /// Guards the division for an all-zero row. Default 1e-12.
     public let epsilon: Float
 

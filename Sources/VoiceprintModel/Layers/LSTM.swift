@@ -12,7 +12,7 @@ import Foundation
 /// The forward recurrence is `RecurrentStep.recurrence`, shared with inference. Backward is
 /// back-propagation through time over the cached gate activations, with the
 /// weight gradients of all steps gathered into two sgemms after the loop.
-public final class LSTM: Layer, @unchecked Sendable {
+public final class LSTM: Layer {
     public let inputSize: Int
     public let hiddenSize: Int
     /// [4H, in]

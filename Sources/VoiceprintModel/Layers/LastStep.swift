@@ -1,7 +1,7 @@
 /// The last time step of a sequence: [B, T, C] → [B, C]. A recurrent encoder
 /// summarises a window in its final hidden state (GE2E); backward routes the
 /// whole gradient to that step and zero to the others.
-public final class LastStep: Layer, @unchecked Sendable {
+public final class LastStep: Layer {
     /// Training cache: the input's shape.
     private var inputShape = [0, 0, 0]
 

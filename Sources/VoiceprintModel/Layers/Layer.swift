@@ -7,7 +7,7 @@ public enum ForwardMode: Sendable {
 
 /// A trainable tensor and its accumulated gradient. A reference type so that
 /// the optimiser and the layer see the same storage.
-public final class Parameter: @unchecked Sendable {
+public final class Parameter {
     // @unchecked: mutated only by the single training thread; inference reads it.
 
     /// Name inside its layer ("weight", "bias", "running_mean", …).
@@ -37,7 +37,7 @@ public final class Parameter: @unchecked Sendable {
 /// Serving does not use layer objects: `inferenceStep()` copies the parameters
 /// into an immutable `InferenceStep` (see `InferenceNetwork`), and `forward`
 /// computes with the same static functions as that step.
-public protocol Layer: AnyObject, Sendable {
+public protocol Layer: AnyObject {
     /// Parameters and saved statistics, in a fixed order.
     var parameters: [Parameter] { get }
     func forward(_ input: Tensor, mode: ForwardMode) -> Tensor

@@ -1,5 +1,5 @@
 /// Fully connected layer: [B, in] → [B, out], y = x·Wᵀ + b with W [out, in].
-public final class Linear: Layer, @unchecked Sendable {
+public final class Linear: Layer {
     public let inFeatures: Int
     public let outFeatures: Int
     public let weight: Parameter

@@ -1,5 +1,5 @@
 /// max(0, x), elementwise, any shape.
-public final class ReLU: Layer, @unchecked Sendable {
+public final class ReLU: Layer {
     /// Training cache: the output, whose sign pattern is the derivative.
     private var output = Tensor(zeros: [0])
 

@@ -1,7 +1,7 @@
 /// Statistics pooling: [B, T, C] → [B, 2C], the mean and the standard deviation
 /// of each channel over time, concatenated (mean first). Turns a variable-length
 /// utterance into a fixed-size vector (Snyder et al. 2018, x-vectors).
-public final class StatsPooling: Layer, @unchecked Sendable {
+public final class StatsPooling: Layer {
     public let channels: Int
     /// Added to the variance before the square root, so silence-like constant
     /// channels have a finite gradient. Default 1e-5.
