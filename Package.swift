@@ -76,7 +76,7 @@ let package = Package(
             name: "VoiceprintBench",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintEngine",
-                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol", "CRecurrentKernels",
+                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintScoring", "CRecurrentKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

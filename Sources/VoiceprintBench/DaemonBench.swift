@@ -20,6 +20,8 @@ struct DaemonBench: ParsableCommand {
     @Option(help: "Seconds per concurrency level (upper bound).") var seconds = 20.0
     @Option(help: "Enrolled population sizes for identify, comma-separated.") var speakers = "1000,10000,100000"
     @Option(help: "Write the measurements as JSON here.") var json: String?
+    @Option(parsing: .upToNextOption, help: "Extra voiceprintd flags for the verify load (e.g. --batch-max-wait-ms 1).")
+    var daemonFlags: [String] = []
     @Option(help: "Verify with the clip-*.wav files in this folder (from `clips`) instead of one synthetic clip; each speaker is enrolled with the first three.")
     var clips: String?
 
@@ -45,7 +47,7 @@ struct DaemonBench: ParsableCommand {
         row("start to READY=1 (empty store)", String(format: "%.0f ms", readies[2]), String(format: "%.0f – %.0f ms", readies[0], readies[4]), readies[2])
 
         // Verify under load.
-        let daemon = try DaemonUnderTest(binary: binary, model: model, directory: work + "/load")
+        let daemon = try DaemonUnderTest(binary: binary, model: model, directory: work + "/load", arguments: daemonFlags)
         row("resident memory, idle", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
         var rng = SeededGenerator(seed: 5)
         let voice = SyntheticVoice.random(using: &rng)

@@ -1,4 +1,5 @@
 import Foundation
+import VoiceprintEngine
 import VoiceprintModel
 
 /// Every setting of voiceprintd, with its default. The same keys are read from
@@ -35,11 +36,17 @@ public struct Configuration: Sendable, Equatable {
     /// Worker threads for decoding and embedding. Default 0: one per core.
     public var workers = 0
     /// Most utterances of concurrent requests embedded in one network pass (dynamic
-    /// batching); 1 turns batching off. Default 16.
-    public var batchMaxUtterances = 16
+    /// batching); 1 turns batching off. Default 0: 16 where the recurrent layers run in
+    /// float32, 1 where they run in bf16 (measured in docs/benchmarks.md: with bf16 the
+    /// kernel is as efficient for one utterance's windows as for 16 utterances', and
+    /// batching only adds waiting).
+    public var batchMaxUtterances = 0
     /// Longest a network pass waits for more utterances to join it, in milliseconds,
-    /// and only while another pass is running: an idle daemon starts at once. Default 4.
-    public var batchMaxWaitMs = 4.0
+    /// and only while another pass is running: an idle daemon starts at once. Default 2.
+    public var batchMaxWaitMs = 2.0
+    /// Arithmetic of the model's recurrent layers: auto (bf16 where the CPU has AVX512_BF16),
+    /// float32 or bf16. Default auto.
+    public var precision = "auto"
     /// Requests waiting for a worker before new ones are answered `busy`. Default 64.
     public var maxQueue = 64
     /// Seconds a connection may go without a request (blank keep-alive lines and partial
@@ -92,7 +99,7 @@ public struct Configuration: Sendable, Equatable {
     public static let keys = [
         "socket", "socket_mode", "socket_group", "state_dir", "model", "admin_group", "self_service", "allow_paths",
         "max_line_bytes", "max_audio_seconds", "min_speech_seconds", "enroll_target_seconds", "max_connections",
-        "workers", "batch_max_utterances", "batch_max_wait_ms", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
+        "workers", "batch_max_utterances", "batch_max_wait_ms", "precision", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
         "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "expose_scores", "max_failed_attempts",
         "lockout_seconds", "lockout_max_seconds", "replay_window_seconds", "audit_max_rows", "audit_max_days",
         "threshold", "score_normalization", "log_level",
@@ -105,7 +112,13 @@ public struct Configuration: Sendable, Equatable {
     /// Threads of the worker pool. With batching, `batch_max_utterances` more than
     /// `workers`: requests wait in the batcher on their own threads while `workers`
     /// passes compute, and meanwhile others decode and extract features.
-    public var resolvedPoolThreads: Int { resolvedWorkers + (batchMaxUtterances > 1 ? batchMaxUtterances : 0) }
+    public var resolvedPoolThreads: Int { resolvedWorkers + (resolvedBatchMaxUtterances > 1 ? resolvedBatchMaxUtterances : 0) }
+
+    /// `batch_max_utterances` with 0 resolved by the precision the recurrent layers will use.
+    public var resolvedBatchMaxUtterances: Int {
+        if batchMaxUtterances > 0 { return batchMaxUtterances }
+        return (PrecisionChoice(rawValue: precision) ?? .auto).resolved == .bfloat16 ? 1 : 16
+    }
 
     /// `max_connections_per_uid`, with 0 resolved to a quarter of `max_connections`.
     public var resolvedConnectionsPerUID: Int {
@@ -153,8 +166,11 @@ public struct Configuration: Sendable, Equatable {
         case "enroll_target_seconds": enrollTargetSeconds = try double(1...600)
         case "max_connections": maxConnections = try int(1...100_000)
         case "workers": workers = try int(0...256)
-        case "batch_max_utterances": batchMaxUtterances = try int(1...256)
+        case "batch_max_utterances": batchMaxUtterances = try int(0...256)
         case "batch_max_wait_ms": batchMaxWaitMs = try double(0...100)
+        case "precision":
+            guard ["auto", "float32", "bf16"].contains(value) else { throw bad("auto, float32 or bf16") }
+            precision = value
         case "max_queue": maxQueue = try int(0...100_000)
         case "idle_timeout": idleTimeout = try double(0.1...86_400)
         case "max_inflight_per_connection": maxInflightPerConnection = try int(1...10_000)

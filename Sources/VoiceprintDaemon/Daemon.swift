@@ -92,7 +92,7 @@ public final class Daemon: Service, Sendable {
             // The pool was sized at start: its settings stay those until a restart.
             var effective = configuration
             effective.workers = self.configuration.workers
-            effective.batchMaxUtterances = self.configuration.batchMaxUtterances
+            effective.batchMaxUtterances = self.configuration.resolvedBatchMaxUtterances
             let runtime = try dispatcher.reload(effective)
             logger.notice("model reloaded", metadata: ["model": "\(runtime.name)", "model_id": "\(runtime.modelID)",
                                                        "speakers": "\(runtime.index.count)"])
@@ -143,8 +143,9 @@ extension Daemon {
         enroll_target_seconds = \(c.enrollTargetSeconds)
         max_connections = \(c.maxConnections)
         workers = \(c.workers)   # \(c.resolvedWorkers) in use
-        batch_max_utterances = \(c.batchMaxUtterances)
+        batch_max_utterances = \(c.batchMaxUtterances)   # \(c.resolvedBatchMaxUtterances) in use
         batch_max_wait_ms = \(c.batchMaxWaitMs)
+        precision = \(c.precision)   # \(runtime.engine.precision.rawValue) in use
         max_queue = \(c.maxQueue)
         idle_timeout = \(c.idleTimeout)
         max_inflight_per_connection = \(c.maxInflightPerConnection)

@@ -174,6 +174,7 @@ public final class Dispatcher: Sendable {
                       "embedding_dim": .number(Double(metadata.architecture.embeddingDimension)),
                       "threshold": .number(Double(runtime.threshold)),
                       "score_normalization": .string(runtime.configuration.scoreNormalization),
+                      "precision": .string(runtime.engine.precision.rawValue),
                       "trained_on": .string(metadata.trainedOn)],
             "speakers": .number(Double(runtime.index.count)),
             "workers": .number(Double(runtime.configuration.resolvedWorkers)),

@@ -63,8 +63,9 @@ public final class ModelRuntime: Sendable {
         options.maximumAudioSeconds = c.maxAudioSeconds
         options.minimumSpeechSeconds = c.minSpeechSeconds
         options.normalization = c.scoreNormalization == "as-norm" ? .asNorm(topN: 200) : .none
-        if c.batchMaxUtterances > 1 {
-            options.batching = BatchingOptions(maximumUtterances: c.batchMaxUtterances,
+        options.precision = PrecisionChoice(rawValue: c.precision) ?? .auto
+        if c.resolvedBatchMaxUtterances > 1 {
+            options.batching = BatchingOptions(maximumUtterances: c.resolvedBatchMaxUtterances,
                                                maximumWait: Double(c.batchMaxWaitMs) / 1000,
                                                concurrentPasses: c.resolvedWorkers)
         }

@@ -97,13 +97,19 @@ final class EmbeddingBatcher: Sendable {
             let batch: [Ticket] = state.withLock { s in
                 let taken = Self.nextPass(&s, options)
                 if !taken.isEmpty { s.passes += 1; s.utterances += taken.count }
+                // The rest, if any, goes to another slot now rather than after this pass.
+                if s.running < options.concurrentPasses, let heir = Self.heir(s) {
+                    s.running += 1
+                    s.heirs.insert(heir.id)
+                    heir.wake.signal()
+                }
                 return taken
             }
             if !batch.isEmpty { run(batch) }
             let goOn = state.withLock { s -> Bool in
                 if s.pending.contains(where: { $0 === me }) { return true }
                 s.leaders.remove(me.id)
-                if let heir = s.pending.first(where: { !s.leaders.contains($0.id) && !s.heirs.contains($0.id) }) {
+                if let heir = Self.heir(s) {
                     s.heirs.insert(heir.id)
                     heir.wake.signal()
                 } else {
@@ -145,13 +151,17 @@ final class EmbeddingBatcher: Sendable {
         if let last = s.lastRequester, let at = order.firstIndex(of: last) {
             order = Array(order[(at + 1)...] + order[...at])
         }
+        // An even share of what waits per pass slot: one pass of seven beside a pass of one
+        // would leave a core idle while the large one runs.
+        let share = max(1, (s.pending.count + options.concurrentPasses - 1) / options.concurrentPasses)
+        let limit = min(options.maximumUtterances, share)
         var chosen = [Int](), frames = 0
         selection: while true {
             var progressed = false
             for requester in order {
                 guard let i = queues[requester]?.first else { continue }
                 let ticket = s.pending[i]
-                guard chosen.count < options.maximumUtterances,
+                guard chosen.count < limit,
                       chosen.isEmpty || frames + ticket.frames <= options.maximumFrames else { break selection }
                 chosen.append(i)
                 frames += ticket.frames
@@ -165,6 +175,11 @@ final class EmbeddingBatcher: Sendable {
         let set = Set(chosen)
         s.pending = s.pending.enumerated().filter { !set.contains($0.offset) }.map(\.element)
         return taken
+    }
+
+    /// The oldest waiting request that is neither leading nor already handed the lead.
+    private static func heir(_ s: State) -> Ticket? {
+        s.pending.first { !s.leaders.contains($0.id) && !s.heirs.contains($0.id) }
     }
 
     private static func wakeFilling(_ s: inout State) {

@@ -60,7 +60,7 @@ public final class VoiceprintEngine: Sendable {
 
     /// The engine of a decoded model; `modelID` should be `fingerprint` of its file.
     public init(model loaded: LoadedModel, modelID: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
-        let network = loaded.model.inferenceNetwork()
+        let network = loaded.model.inferenceNetwork(precision: options.precision.resolved)
         name = URL(fileURLWithPath: loaded.source).lastPathComponent
         self.modelID = modelID
         metadata = loaded.metadata
@@ -158,6 +158,12 @@ public final class VoiceprintEngine: Sendable {
         case .network(let network): return try network.embed(features)
         case .mfccStatistics: return MFCCStatistics.embedding(of: features)
         }
+    }
+
+    /// The arithmetic the network's recurrent layers use.
+    public var precision: InferencePrecision {
+        if case .network(let network) = system { return network.precision }
+        return .float32
     }
 
     /// Passes run by the batcher and utterances embedded in them (nil without batching).

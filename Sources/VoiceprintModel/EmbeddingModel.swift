@@ -87,8 +87,13 @@ public final class EmbeddingModel {
 
     /// The network with its current parameters, frozen for inference: build it
     /// once and share it (it is an immutable value); build a new one after training steps.
-    public func inferenceNetwork() -> InferenceNetwork {
-        InferenceNetwork(architecture: architecture, steps: layers.map { $0.layer.inferenceStep() }, minimumFrames: minimumFrames)
+    /// `precision` applies to recurrent layers (the others have no reduced-precision path).
+    public func inferenceNetwork(precision: InferencePrecision = .float32) -> InferenceNetwork {
+        let steps = layers.map { entry -> any InferenceStep in
+            if let lstm = entry.layer as? LSTM { return lstm.inferenceStep(precision: precision) }
+            return entry.layer.inferenceStep()
+        }
+        return InferenceNetwork(architecture: architecture, steps: steps, minimumFrames: minimumFrames, precision: precision)
     }
 
     /// The embedding of one utterance's features [T, F], T ≥ `minimumFrames`

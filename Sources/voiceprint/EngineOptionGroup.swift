@@ -5,6 +5,8 @@ import VoiceprintEngine
 /// The engine settings the offline commands share with voiceprintd's
 /// configuration, with the same defaults, so `embed` and `evaluate` refuse and
 /// accept exactly what the daemon would.
+extension PrecisionChoice: ExpressibleByArgument {}
+
 struct EngineOptionGroup: ParsableArguments {
     @Option(help: "Longest audio in seconds (voiceprintd: max_audio_seconds).")
     var maxAudioSeconds = EngineOptions().maximumAudioSeconds
@@ -12,12 +14,15 @@ struct EngineOptionGroup: ParsableArguments {
     var minSpeechSeconds = EngineOptions().minimumSpeechSeconds
     @Flag(help: "Keep silence: embed every frame (for audio that is already segmented, and reference comparisons).")
     var noVad = false
+    @Option(help: "Recurrent arithmetic: auto (bf16 where the CPU has AVX512_BF16), float32 or bf16 (voiceprintd: precision).")
+    var precision: PrecisionChoice = .auto
 
     var options: EngineOptions {
         var options = EngineOptions()
         options.maximumAudioSeconds = maxAudioSeconds
         options.minimumSpeechSeconds = minSpeechSeconds
         options.removesSilence = !noVad
+        options.precision = precision
         return options
     }
 

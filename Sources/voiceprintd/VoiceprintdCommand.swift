@@ -37,6 +37,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     @Option(help: "Worker threads (0: one per core).") var workers: String?
     @Option(help: "Most utterances in one network pass (1: no batching).") var batchMaxUtterances: String?
     @Option(help: "Milliseconds a pass waits for more utterances while another pass runs.") var batchMaxWaitMs: String?
+    @Option(help: "Recurrent arithmetic: auto, float32 or bf16.") var precision: String?
     @Option(help: "Queued requests before answering busy.") var maxQueue: String?
     @Option(help: "Seconds without a request (keep-alives do not count) before an idle connection is closed.") var idleTimeout: String?
     @Option(help: "Requests in flight or unread per connection before the daemon stops reading it.") var maxInflightPerConnection: String?
@@ -64,7 +65,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
             ("model", model), ("admin_group", adminGroup), ("self_service", selfService), ("allow_paths", allowPaths),
             ("max_line_bytes", maxLineBytes), ("max_audio_seconds", maxAudioSeconds), ("min_speech_seconds", minSpeechSeconds),
             ("enroll_target_seconds", enrollTargetSeconds), ("max_connections", maxConnections), ("workers", workers),
-            ("batch_max_utterances", batchMaxUtterances), ("batch_max_wait_ms", batchMaxWaitMs), ("max_queue", maxQueue), ("idle_timeout", idleTimeout), ("max_inflight_per_connection", maxInflightPerConnection),
+            ("batch_max_utterances", batchMaxUtterances), ("batch_max_wait_ms", batchMaxWaitMs), ("precision", precision), ("max_queue", maxQueue), ("idle_timeout", idleTimeout), ("max_inflight_per_connection", maxInflightPerConnection),
             ("max_buffered_bytes", maxBufferedBytes), ("max_connections_per_uid", maxConnectionsPerUid),
             ("max_queue_per_uid", maxQueuePerUid), ("request_deadline", requestDeadline), ("expose_scores", exposeScores),
             ("max_failed_attempts", maxFailedAttempts), ("lockout_seconds", lockoutSeconds), ("lockout_max_seconds", lockoutMaxSeconds),

@@ -32,7 +32,7 @@ import VoiceprintTestSupport
     /// Eight admins embed at once, each on its own connection: the passes they share give
     /// each the embedding the engine gives it alone.
     @Test func concurrentRequestsAreBatchedAndAnsweredAsAlone() async throws {
-        let fixture = try await DaemonFixture { $0.batchMaxWaitMs = 50 }
+        let fixture = try await DaemonFixture { $0.batchMaxUtterances = 16; $0.batchMaxWaitMs = 50 }
         let engine = try Self.localEngine(fixture)
         let clips = (0..<8).map { DaemonFixture.audio(voice: $0 % 4, seconds: 2 + Double($0) * 0.3, seed: UInt64(10 + $0)) }
         let answers = Mutex([Int: [Float]]())

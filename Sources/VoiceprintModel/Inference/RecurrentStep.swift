@@ -6,14 +6,23 @@ import CRecurrentKernels
 /// The recurrent weights are packed for the panel kernel once, when the step
 /// is made, instead of once per call: a step built for serving is reused for
 /// every request.
+///
+/// With `.bfloat16`, both products (the input projection and W_hh·h) run in
+/// CRecurrentKernels' BF16 panel kernel: weights and inputs rounded to
+/// bfloat16, sums in float32, twice the multiply-adds per instruction where
+/// the CPU has AVX512_BF16 (see `InferencePrecision` for when that is allowed).
 public struct RecurrentStep: InferenceStep {
     public let inputSize: Int
     public let hiddenSize: Int
     public let weightIH: [Float]   // [4H, in]
     public let weightHH: [Float]   // [4H, H]
     public let bias: [Float]       // [4H]
+    public let precision: InferencePrecision
     /// W_hh in CRecurrentKernels' panel layout.
     let packedHH: [Float]
+    /// W_ih and W_hh in the BF16 panel layout (empty in float32).
+    let packedIH16: [UInt16]
+    let packedHH16: [UInt16]
 
     /// Largest batch (rows per time step) for the panel kernel; above it, single-thread
     /// sgemm is as fast. Measured on Zen 4 (rows 1024, k 256; docs/benchmarks.md): the
@@ -27,13 +36,23 @@ public struct RecurrentStep: InferenceStep {
         }
     }
 
-    public init(inputSize: Int, hiddenSize: Int, weightIH: [Float], weightHH: [Float], bias: [Float]) {
+    public init(inputSize: Int, hiddenSize: Int, weightIH: [Float], weightHH: [Float], bias: [Float],
+                precision: InferencePrecision = .float32) {
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.weightIH = weightIH
         self.weightHH = weightHH
         self.bias = bias
-        packedHH = Self.pack(weightHH, hiddenSize: hiddenSize)
+        self.precision = precision
+        packedHH = precision == .float32 ? Self.pack(weightHH, hiddenSize: hiddenSize) : []
+        packedIH16 = precision == .bfloat16 ? Self.packBF16(weightIH, rows: 4 * hiddenSize, k: inputSize) : []
+        packedHH16 = precision == .bfloat16 ? Self.packBF16(weightHH, rows: 4 * hiddenSize, k: hiddenSize) : []
+    }
+
+    static func packBF16(_ w: [Float], rows: Int, k: Int) -> [UInt16] {
+        var packed = [UInt16](repeating: 0, count: vp_packed_size_bf16(Int32(rows), Int32(k)))
+        w.withUnsafeBufferPointer { vp_pack_panels_bf16($0.baseAddress!, Int32(rows), Int32(k), &packed) }
+        return packed
     }
 
     public func apply(_ input: SequenceBatch) -> SequenceBatch {
@@ -44,7 +63,8 @@ public struct RecurrentStep: InferenceStep {
         let batch = input.count
         let run = Self.recurrence(Self.transposed(input.values, outer: batch, inner: steps, width: inputSize), batch: batch,
                                   steps: steps, inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH,
-                                  weightHH: weightHH, packedHH: packedHH, bias: bias, layout: .serving)
+                                  weightHH: weightHH, packedHH: packedHH, bias: bias, layout: .serving,
+                                  bf16: precision == .bfloat16 ? (packedIH16, packedHH16) : nil)
         return SequenceBatch(values: Self.transposed(run.output, outer: steps, inner: batch, width: hiddenSize),
                              lengths: input.lengths, channels: hiddenSize)
     }
@@ -80,7 +100,8 @@ public struct RecurrentStep: InferenceStep {
     /// empty: packed here when the panel kernel is used.
     public static func recurrence(_ x: [Float], batch: Int, steps: Int, inputSize: Int, hiddenSize h: Int,
                                   weightIH: [Float], weightHH: [Float], packedHH: [Float] = [], bias: [Float],
-                                  layout: Layout = .training) -> (gates: [Float], cells: [Float], output: [Float]) {
+                                  layout: Layout = .training, bf16: (ih: [UInt16], hh: [UInt16])? = nil)
+        -> (gates: [Float], cells: [Float], output: [Float]) {
         let g4 = 4 * h
         let timeMajor = layout == .serving
         let span = timeMajor ? min(steps, servingChunkSteps) : steps
@@ -89,7 +110,7 @@ public struct RecurrentStep: InferenceStep {
         var output = [Float](repeating: 0, count: batch * steps * h)
         // The last cell of the previous chunk, per sequence.
         var carry = [Float](repeating: 0, count: span < steps ? batch * h : 0)
-        let packed = batch > panelBatchLimit ? [] : (packedHH.isEmpty ? pack(weightHH, hiddenSize: h) : packedHH)
+        let packed = bf16 != nil || batch > panelBatchLimit ? [] : (packedHH.isEmpty ? pack(weightHH, hiddenSize: h) : packedHH)
         // Rows of sequence b, step t (input and output), and of chunk step s (gates and cells).
         func row(_ b: Int, _ t: Int) -> Int { timeMajor ? t * batch + b : b * steps + t }
         func chunkRow(_ b: Int, _ s: Int) -> Int { timeMajor ? s * batch + b : b * span + s }
@@ -102,9 +123,14 @@ public struct RecurrentStep: InferenceStep {
                 }
                 // The chunk's rows are contiguous in both layouts (batch-major has one chunk).
                 x.withUnsafeBufferPointer { x in
+                    let rows = x.baseAddress! + first * batch * inputSize
+                    if let bf16 {
+                        vp_panel_gemm_bf16(Int32(batch * count), Int32(g4), Int32(inputSize), rows, Int32(inputSize), bf16.ih,
+                                           gp, Int32(g4))
+                        return
+                    }
                     weightIH.withUnsafeBufferPointer { w in
-                        BLAS.gemm(transB: true, m: batch * count, n: g4, k: inputSize, a: x.baseAddress! + first * batch * inputSize,
-                                  b: w.baseAddress!, beta: 1, c: gp)
+                        BLAS.gemm(transB: true, m: batch * count, n: g4, k: inputSize, a: rows, b: w.baseAddress!, beta: 1, c: gp)
                     }
                 }
                 cells.withUnsafeMutableBufferPointer { cBuf in
@@ -117,7 +143,10 @@ public struct RecurrentStep: InferenceStep {
                                         let previous = hBuf.baseAddress! + row(0, t - 1) * h
                                         let ldh = timeMajor ? h : steps * h, ldo = timeMajor ? g4 : span * g4
                                         let target = gp + chunkRow(0, s) * g4
-                                        if packed.isEmpty {
+                                        if let bf16 {
+                                            vp_panel_gemm_bf16(Int32(batch), Int32(g4), Int32(h), previous, Int32(ldh), bf16.hh,
+                                                               target, Int32(ldo))
+                                        } else if packed.isEmpty {
                                             BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: previous, lda: ldh,
                                                       b: whh.baseAddress!, beta: 1, c: target, ldc: ldo)
                                         } else {

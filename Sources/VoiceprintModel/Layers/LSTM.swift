@@ -61,9 +61,11 @@ public final class LSTM: Layer {
     /// Largest batch for the panel kernel (see `RecurrentStep.panelBatchLimit`).
     public static var panelBatchLimit: Int { RecurrentStep.panelBatchLimit }
 
-    public func inferenceStep() -> any InferenceStep {
+    public func inferenceStep() -> any InferenceStep { inferenceStep(precision: .float32) }
+
+    public func inferenceStep(precision: InferencePrecision) -> any InferenceStep {
         RecurrentStep(inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH.value.storage,
-                      weightHH: weightHH.value.storage, bias: bias.value.storage)
+                      weightHH: weightHH.value.storage, bias: bias.value.storage, precision: precision)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
