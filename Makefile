@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test bench bench-features bench-model bench-daemon bench-hostile bench-peer eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test check-precision bench bench-features bench-model bench-daemon bench-hostile bench-peer eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -93,6 +93,18 @@ REAL ?= /tmp/voiceprint-real
 eval-real: build
 	apt-get install -y -qq sox klettres-data ktuberling-data python3-venv
 	scripts/eval-real --real $(REAL) $(if $(NO_RESEMBLYZER),--no-resemblyzer,)
+
+# Reduced precision against float32 on the real-speech set (docs/benchmarks.md): every
+# file's bf16 embedding against its float32 one, and both EERs, for each GE2E model.
+check-precision: build
+	apt-get install -y -qq sox klettres-data ktuberling-data
+	test -f $(REAL)/trials-all.txt || scripts/build-real-devset --out $(REAL)
+	$(SWIFT) build -c release --product VoiceprintBench
+	for model in Models/default.safetensors Models/resemblyzer-ge2e.safetensors; do \
+	  for list in all same-language; do \
+	    $(RELEASE)/VoiceprintBench precision --trials $(REAL)/trials-$$list.txt --root $(REAL) --model $$model || exit 1; \
+	  done; \
+	done
 
 # Converts Resemblyzer's pretrained GE2E encoder (PyPI wheel, Apache-2.0) into our format.
 import-pretrained:

@@ -89,10 +89,16 @@ public final class EmbeddingModel {
     /// once and share it (it is an immutable value); build a new one after training steps.
     /// `precision` applies to recurrent layers (the others have no reduced-precision path).
     public func inferenceNetwork(precision: InferencePrecision = .float32) -> InferenceNetwork {
-        let steps = layers.map { entry -> any InferenceStep in
-            if let lstm = entry.layer as? LSTM { return lstm.inferenceStep(precision: precision) }
-            return entry.layer.inferenceStep()
+        var steps = [any InferenceStep](), stack = [RecurrentStep]()
+        for entry in layers {
+            if let lstm = entry.layer as? LSTM {
+                stack.append(lstm.recurrentStep(precision: precision))
+                continue
+            }
+            if !stack.isEmpty { steps.append(RecurrentStack(stack)); stack = [] }
+            steps.append(entry.layer.inferenceStep())
         }
+        if !stack.isEmpty { steps.append(RecurrentStack(stack)) }
         return InferenceNetwork(architecture: architecture, steps: steps, minimumFrames: minimumFrames, precision: precision)
     }
 

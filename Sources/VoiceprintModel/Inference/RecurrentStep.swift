@@ -61,12 +61,17 @@ public struct RecurrentStep: InferenceStep {
             preconditionFailure("LSTM: sequences of one batch must have one length (windows), got \(input.lengths)")
         }
         let batch = input.count
-        let run = Self.recurrence(Self.transposed(input.values, outer: batch, inner: steps, width: inputSize), batch: batch,
-                                  steps: steps, inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH,
-                                  weightHH: weightHH, packedHH: packedHH, bias: bias, layout: .serving,
-                                  bf16: precision == .bfloat16 ? (packedIH16, packedHH16) : nil)
-        return SequenceBatch(values: Self.transposed(run.output, outer: steps, inner: batch, width: hiddenSize),
+        let output = timeMajor(Self.transposed(input.values, outer: batch, inner: steps, width: inputSize), batch: batch, steps: steps)
+        return SequenceBatch(values: Self.transposed(output, outer: steps, inner: batch, width: hiddenSize),
                              lengths: input.lengths, channels: hiddenSize)
+    }
+
+    /// The outputs [T, B, H] for time-major input [T, B, in] (`RecurrentStack` keeps
+    /// stacked layers time-major between them).
+    func timeMajor(_ x: [Float], batch: Int, steps: Int) -> [Float] {
+        Self.recurrence(x, batch: batch, steps: steps, inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH,
+                        weightHH: weightHH, packedHH: packedHH, bias: bias, layout: .serving,
+                        bf16: precision == .bfloat16 ? (packedIH16, packedHH16) : nil).output
     }
 
     static func pack(_ weightHH: [Float], hiddenSize h: Int) -> [Float] {
@@ -187,5 +192,30 @@ public struct RecurrentStep: InferenceStep {
             }
         }
         return result
+    }
+}
+
+/// Consecutive recurrent layers run as one step: their input is laid out time-major
+/// once and their output back once, instead of around every layer.
+public struct RecurrentStack: InferenceStep {
+    public let layers: [RecurrentStep]
+
+    public init(_ layers: [RecurrentStep]) {
+        precondition(!layers.isEmpty && zip(layers, layers.dropFirst()).allSatisfy { $0.hiddenSize == $1.inputSize },
+                     "RecurrentStack: each layer's input must be the previous layer's output")
+        self.layers = layers
+    }
+
+    public func apply(_ input: SequenceBatch) -> SequenceBatch {
+        precondition(input.channels == layers[0].inputSize, "LSTM stack: input rows have \(input.channels) values, expected \(layers[0].inputSize)")
+        guard let steps = input.uniformLength else {
+            preconditionFailure("LSTM: sequences of one batch must have one length (windows), got \(input.lengths)")
+        }
+        let batch = input.count
+        var x = RecurrentStep.transposed(input.values, outer: batch, inner: steps, width: layers[0].inputSize)
+        for layer in layers { x = layer.timeMajor(x, batch: batch, steps: steps) }
+        let width = layers[layers.count - 1].hiddenSize
+        return SequenceBatch(values: RecurrentStep.transposed(x, outer: steps, inner: batch, width: width),
+                             lengths: input.lengths, channels: width)
     }
 }

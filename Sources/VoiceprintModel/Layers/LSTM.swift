@@ -63,7 +63,9 @@ public final class LSTM: Layer {
 
     public func inferenceStep() -> any InferenceStep { inferenceStep(precision: .float32) }
 
-    public func inferenceStep(precision: InferencePrecision) -> any InferenceStep {
+    public func inferenceStep(precision: InferencePrecision) -> any InferenceStep { recurrentStep(precision: precision) }
+
+    public func recurrentStep(precision: InferencePrecision) -> RecurrentStep {
         RecurrentStep(inputSize: inputSize, hiddenSize: hiddenSize, weightIH: weightIH.value.storage,
                       weightHH: weightHH.value.storage, bias: bias.value.storage, precision: precision)
     }
