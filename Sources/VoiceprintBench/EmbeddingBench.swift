@@ -45,6 +45,14 @@ struct EmbeddingBench: ParsableCommand {
             results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread\(kernels)", work: 16,
                                                 unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try inference.embed(batch: batch) })
         }
+        // What precision = auto serves where the CPU has AVX512_BF16.
+        if network == .ge2e, InferencePrecision.bfloat16IsNative {
+            let reduced = model.inferenceNetwork(precision: .bfloat16)
+            results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread, avx512 bf16 kernels", work: 1,
+                                                unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try reduced.embed(features) })
+            results.append(try Measurement.time("embed 16 × \(label) in one batch, per utterance, one thread, avx512 bf16 kernels", work: 16,
+                                                unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try reduced.embed(batch: batch) })
+        }
         print("\(network.rawValue) architecture: \(model.parameterCount) parameters")
         for r in results { print(r.line) }
         try Measurement.save(results, to: json)
