@@ -42,4 +42,20 @@ import VoiceprintTestSupport
         #expect(throws: ConfigurationError.self) { try c.set("socket_mode", "999", source: "--socket-mode") }
         #expect(throws: ConfigurationError.self) { try c.set("threshold", "2", source: "--threshold") }
     }
+
+    /// Precision and batching: checked values, and batching resolved by the precision in force.
+    @Test func precisionAndBatchingKeys() throws {
+        var c = Configuration()
+        #expect(c.precision == "auto" && c.batchMaxUtterances == 0)
+        try c.set("precision", "float32", source: "test")
+        #expect(c.resolvedBatchMaxUtterances == 16)
+        #expect(c.resolvedPoolThreads == c.resolvedWorkers + 16)
+        try c.set("precision", "bf16", source: "test")
+        #expect(c.resolvedBatchMaxUtterances == 1 && c.resolvedPoolThreads == c.resolvedWorkers)
+        try c.set("batch_max_utterances", "4", source: "test")
+        #expect(c.resolvedBatchMaxUtterances == 4 && c.resolvedPoolThreads == c.resolvedWorkers + 4)
+        #expect(throws: ConfigurationError.self) { try c.set("precision", "fp16", source: "test") }
+        #expect(throws: ConfigurationError.self) { try c.set("batch_max_utterances", "300", source: "test") }
+        #expect(throws: ConfigurationError.self) { try c.set("batch_max_wait_ms", "-1", source: "test") }
+    }
 }

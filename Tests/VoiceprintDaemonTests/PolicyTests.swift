@@ -54,4 +54,22 @@ import VoiceprintProtocol
         #expect(policy().check(path, from: Peer(pid: 1, uid: 0, gid: 0)) == nil)
         #expect(policy { $0.allowPaths = "none" }.check(path, from: Peer(pid: 1, uid: 0, gid: 0))?.code == .forbidden)
     }
+
+    /// The reentrant NSS look-ups agree with the plain ones, from many threads at once
+    /// (the plain ones share static buffers, which is why they never ran on workers).
+    @Test func supplementaryMembershipIsFoundFromAnyThread() throws {
+        let groupName = try #require(getgrgid(0).map { String(cString: $0.pointee.gr_name) })
+        let names = (0..<64).map { uid in getpwuid(UInt32(uid)).map { String(cString: $0.pointee.pw_name) } }
+        // A group that lists a supplementary member, if the system has one, else root's own.
+        let p = policy { $0.adminGroup = groupName }
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for uid in 0..<64 {
+                let peer = p.resolve(Peer(pid: 1, uid: UInt32(uid), gid: 65534))
+                #expect(peer.resolvedName == names[uid], "uid \(uid)")
+            }
+        }
+        #expect(p.resolve(Peer(pid: 1, uid: 4_000_000_000, gid: 65534)).resolvedName == nil)
+        #expect(p.resolve(Peer(pid: 1, uid: 4242, gid: 0)).resolvedAdmin == true, "primary group \(groupName)")
+        #expect(policy { $0.adminGroup = "no-such-group-here" }.resolve(stranger).resolvedAdmin == false)
+    }
 }
