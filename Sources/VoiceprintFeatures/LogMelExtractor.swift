@@ -43,8 +43,36 @@ public struct LogMelExtractor: Sendable {
 
     /// Features of every frame of a signal at `options.sampleRate`.
     public func extract(samples: [Float]) -> FeatureMatrix {
+        guard options.compression == .decibels else { return spectralFrames(samples, width: options.dimension) }
+        // dB per band for every frame, then the utterance-wide floor, then the DCT.
+        var decibels = spectralFrames(samples, width: options.melBins)
+        let floor = (decibels.values.max() ?? 0) - options.decibelRange
+        decibels.values.withUnsafeMutableBufferPointer { v in
+            for i in 0..<v.count { v[i] = max(v[i], floor) }
+        }
+        guard !dct.isEmpty else { return decibels }
+        var output = FeatureMatrix(frames: decibels.frames, dimension: options.dimension)
+        let bins = options.melBins
+        dct.withUnsafeBufferPointer { d in
+            decibels.values.withUnsafeBufferPointer { x in
+                output.values.withUnsafeMutableBufferPointer { out in
+                    for t in 0..<decibels.frames {
+                        for c in 0..<options.dimension {
+                            var sum: Float = 0
+                            for b in 0..<bins { sum += d[c * bins + b] * x[t * bins + b] }
+                            out[t * options.dimension + c] = sum
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Each frame's features as far as they are per frame: `width` values per row.
+    private func spectralFrames(_ samples: [Float], width: Int) -> FeatureMatrix {
         let frames = options.frameCount(sampleCount: samples.count)
-        var output = FeatureMatrix(frames: frames, dimension: options.dimension)
+        var output = FeatureMatrix(frames: frames, dimension: width)
         guard frames > 0 else { return output }
         // Centred frames read half a frame of zeros beyond each end (librosa's
         // center=True with constant padding); a padded copy keeps the loop below branch-free.
@@ -58,7 +86,7 @@ public struct LogMelExtractor: Sendable {
                     fft.transform(frames: frames, workspace: workspace) { t, input in
                         prepareFrame(signal.baseAddress! + t * options.frameShift, into: input)
                     } consume: { t, spectrum in
-                        finishFrame(spectrum: spectrum, mel: melBuffer.baseAddress!, into: out.baseAddress! + t * options.dimension)
+                        finishFrame(spectrum: spectrum, mel: melBuffer.baseAddress!, into: out.baseAddress! + t * width)
                     }
                 }
             }
@@ -97,9 +125,15 @@ public struct LogMelExtractor: Sendable {
         let bins = options.melBins
         let target = dct.isEmpty ? row : mel
         filterBank.apply(power: spectrum, into: target)
-        if options.compression == .log {
+        switch options.compression {
+        case .log:
             let floor = options.logFloor
             for b in 0..<bins { target[b] = logf(max(target[b], floor)) }
+        case .decibels:
+            // The utterance-wide clamp and the DCT need every frame: `extract` finishes them.
+            for b in 0..<bins { row[b] = 10 * log10f(max(target[b], 1e-10)) }
+            return
+        case .none: break
         }
         guard !dct.isEmpty else { return }
         dct.withUnsafeBufferPointer { d in
@@ -116,6 +150,9 @@ public struct LogMelExtractor: Sendable {
         if kind == .hannPeriodic {
             return (0..<length).map { Float(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length))) }
         }
+        if kind == .hammingPeriodic {
+            return (0..<length).map { Float(0.54 - 0.46 * cos(2 * Double.pi * Double($0) / Double(length))) }
+        }
         // Kaldi's convention: a = 2π / (N − 1), symmetric windows.
         let a = 2 * Double.pi / Double(length - 1)
         return (0..<length).map { i in
@@ -125,7 +162,7 @@ public struct LogMelExtractor: Sendable {
             case .hann: return Float(hann)
             case .hamming: return Float(0.54 - 0.46 * cos(a * Double(i)))
             case .rectangular: return 1
-            case .hannPeriodic: preconditionFailure("handled above")
+            case .hannPeriodic, .hammingPeriodic: preconditionFailure("handled above")
             }
         }
     }

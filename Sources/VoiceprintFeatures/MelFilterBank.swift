@@ -32,7 +32,11 @@ public struct MelFilterBank: Sendable, Equatable {
     }
 
     public init(options: FeatureOptions) {
-        filters = options.melScale == .slaney ? Self.slaneyFilters(options) : Self.kaldiFilters(options)
+        switch options.melScale {
+        case .kaldi: filters = Self.kaldiFilters(options)
+        case .slaney: filters = Self.slaneyFilters(options)
+        case .speechbrain: filters = Self.speechBrainFilters(options)
+        }
         spectrumBins = options.fftSize / 2
     }
 
@@ -87,6 +91,34 @@ public struct MelFilterBank: Sendable, Equatable {
                 }
                 if first < 0 { first = bin }
                 weights.append(Float(weight * scale))
+            }
+            return Filter(firstBin: max(first, 0), weights: weights)
+        }
+    }
+
+    /// ref: speechbrain.processing.features.Filterbank (1.0.3): melBins + 2 points equally
+    /// spaced on mel = 2595·log10(1 + f/700) from the low to the high frequency; filter i
+    /// centred on point i + 1 with half-width point[i + 1] − point[i] on *both* sides,
+    /// weight max(0, 1 − |f − centre| / half-width) at bin frequency f, peak 1.
+    private static func speechBrainFilters(_ options: FeatureOptions) -> [Filter] {
+        func mel(_ hz: Double) -> Double { 2595 * log10(1 + hz / 700) }
+        func hz(_ mel: Double) -> Double { 700 * (pow(10, mel / 2595) - 1) }
+        let binCount = options.fftSize / 2
+        let binWidth = Double(options.sampleRate) / Double(options.fftSize)
+        let low = mel(options.lowFrequency), high = mel(options.resolvedHighFrequency)
+        let points = (0..<(options.melBins + 2)).map { hz(low + (high - low) * Double($0) / Double(options.melBins + 1)) }
+        return (0..<options.melBins).map { band in
+            let centre = points[band + 1], halfWidth = points[band + 1] - points[band]
+            var first = -1
+            var weights = [Float]()
+            for bin in 0..<binCount {
+                let weight = max(0, 1 - abs(binWidth * Double(bin) - centre) / halfWidth)
+                guard weight > 0 else {
+                    if first >= 0 { break }
+                    continue
+                }
+                if first < 0 { first = bin }
+                weights.append(Float(weight))
             }
             return Filter(firstBin: max(first, 0), weights: weights)
         }
