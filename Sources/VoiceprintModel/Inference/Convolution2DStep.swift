@@ -1,0 +1,99 @@
+/// 2-D convolution over (time, frequency) with zero padding (`Conv2D`), on
+/// sequences of any lengths.
+///
+/// A row of the batch is one time frame holding F·Cin values, frequency-major
+/// (bin f's channels at f·Cin). Each sequence is unrolled (im2col) on its own,
+/// so no window reaches into a neighbouring sequence and time padding is zeros
+/// at every sequence's own ends; then every window of every sequence goes
+/// through one sgemm. The product [Σ T'·F', Cout] is already the output batch
+/// [Σ T', F'·Cout], because output bin f' of frame t' is row t'·F' + f'.
+public struct Convolution2DStep: InferenceStep {
+    public let weight: [Float]   // [Cout, kT·kF·Cin], tap (i, j) of channel c at (i·kF + j)·Cin + c
+    public let bias: [Float]     // [Cout]; zeros when the layer has no bias
+    public let inChannels: Int
+    public let outChannels: Int
+    /// Input frequency bins F: a row's F·Cin values cannot be split without it.
+    public let frequencyBins: Int
+    public let window: Window2D
+
+    public init(weight: [Float], bias: [Float], inChannels: Int, outChannels: Int, frequencyBins: Int, window: Window2D) {
+        precondition(weight.count == outChannels * window.time.kernel * window.frequency.kernel * inChannels,
+                     "Conv2D(\(inChannels)→\(outChannels), \(window.description)): weight has \(weight.count) values")
+        precondition(bias.count == outChannels, "Conv2D(\(inChannels)→\(outChannels)): bias has \(bias.count) values")
+        self.weight = weight
+        self.bias = bias
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.frequencyBins = frequencyBins
+        self.window = window
+    }
+
+    var name: String { "Conv2D(\(inChannels)→\(outChannels), F \(frequencyBins), \(window.description))" }
+
+    /// Output frequency bins F'.
+    public var outputBins: Int { window.outputBins(frequencyBins, name) }
+
+    /// Values in one im2col row: the whole receptive field of one output cell.
+    public var patchWidth: Int { window.time.kernel * window.frequency.kernel * inChannels }
+
+    /// A 1×1, stride-1, unpadded convolution reads each cell on its own: the
+    /// input already is the im2col matrix.
+    var isPointwise: Bool {
+        window.time.kernel == 1 && window.frequency.kernel == 1 && window.time.stride == 1
+            && window.frequency.stride == 1 && window.time.padding == 0 && window.frequency.padding == 0
+    }
+
+    public func apply(_ input: SequenceBatch) -> SequenceBatch {
+        let (columns, lengths) = unroll(input)
+        let values = DenseStep.affine(columns, rows: lengths.reduce(0, +) * outputBins, weight: weight, bias: bias,
+                                      inFeatures: patchWidth, outFeatures: outChannels)
+        return SequenceBatch(values: values, lengths: lengths, channels: outputBins * outChannels)
+    }
+
+    /// The im2col matrix [Σ T'·F', kT·kF·Cin] (cells in the padding stay zero)
+    /// and the output lengths T'.
+    public func unroll(_ input: SequenceBatch) -> (columns: [Float], lengths: [Int]) {
+        precondition(input.channels == frequencyBins * inChannels,
+                     "\(name): input rows have \(input.channels) values, expected F·Cin = \(frequencyBins * inChannels)")
+        let lengths = input.lengths.map { window.outputFrames($0, name) }
+        if isPointwise { return (input.values, lengths) }
+        let c = inChannels
+        var columns = [Float](repeating: 0, count: lengths.reduce(0, +) * outputBins * patchWidth)
+        input.values.withUnsafeBufferPointer { src in
+            columns.withUnsafeMutableBufferPointer { dst in
+                forEachTap(inputLengths: input.lengths) { column, cell in
+                    (dst.baseAddress! + column).update(from: src.baseAddress! + cell, count: c)
+                }
+            }
+        }
+        return (columns, lengths)
+    }
+
+    /// Calls `body(column, cell)` for every kernel tap that lands on a real
+    /// input cell: `column` is where its Cin values sit in the im2col matrix,
+    /// `cell` where they sit in the input values. Taps in the padding are
+    /// skipped, which is what zero padding means for both im2col and its adjoint
+    /// (`Conv2D.backward` adds gradients back through the same visits).
+    func forEachTap(inputLengths: [Int], _ body: (_ column: Int, _ cell: Int) -> Void) {
+        let (kt, kf, c) = (window.time.kernel, window.frequency.kernel, inChannels)
+        let bins = frequencyBins, outBins = outputBins, width = patchWidth
+        var outRow = 0, inRow = 0
+        for frames in inputLengths {
+            let outFrames = window.outputFrames(frames, name)
+            for to in 0..<outFrames {
+                let t0 = window.time.start(to)
+                for fo in 0..<outBins {
+                    let f0 = window.frequency.start(fo)
+                    let row = (outRow * outBins + fo) * width
+                    for i in 0..<kt where t0 + i >= 0 && t0 + i < frames {
+                        for j in 0..<kf where f0 + j >= 0 && f0 + j < bins {
+                            body(row + (i * kf + j) * c, ((inRow + t0 + i) * bins + f0 + j) * c)
+                        }
+                    }
+                }
+                outRow += 1
+            }
+            inRow += frames
+        }
+    }
+}
