@@ -6,7 +6,9 @@
 /// Weight [Cout, kT·kF·Cin]: tap (i, j) — time offset i, frequency offset j —
 /// of input channel c at (i·kF + j)·Cin + c, so one im2col row is the receptive
 /// field in the input's own time-major, frequency-then-channel order. (PyTorch
-/// stores [Cout, Cin, kF, kT] for [B, C, F, T] input; an importer permutes.)
+/// stores [Cout, Cin, kH, kW] for [B, C, H, W] input; the SE-Res2Net's input is
+/// [B, 1, T, 24], H = time, so an importer maps [Cout, Cin, kT, kF] → [Cout, kT, kF, Cin].
+/// Its kernels are square: a wrong permutation would load without a shape error.)
 public final class Conv2D: Layer {
     public let inChannels: Int
     public let outChannels: Int
