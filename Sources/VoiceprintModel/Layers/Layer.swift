@@ -11,7 +11,8 @@ public final class Parameter {
     // @unchecked: mutated only by the single training thread; inference reads it.
 
     /// Name inside its layer ("weight", "bias", "running_mean", …).
-    public let name: String
+    /// A composite layer may prefix the names of the sub-layers it owns (`Res2NetBlock`).
+    public internal(set) var name: String
     public var value: Tensor
     public var gradient: Tensor
     /// Running statistics are saved with the model but not trained.
