@@ -46,7 +46,7 @@ public struct Configuration: Sendable, Equatable {
     public var batchMaxWaitMs = 2.0
     /// Arithmetic of the model's recurrent layers: auto (bf16 where the CPU has AVX512_BF16),
     /// float32 or bf16. Default auto.
-    public var precision = "auto"
+    public var precision: PrecisionChoice = .auto
     /// Requests waiting for a worker before new ones are answered `busy`. Default 64.
     public var maxQueue = 64
     /// Seconds a connection may go without a request (blank keep-alive lines and partial
@@ -117,7 +117,7 @@ public struct Configuration: Sendable, Equatable {
     /// `batch_max_utterances` with 0 resolved by the precision the recurrent layers will use.
     public var resolvedBatchMaxUtterances: Int {
         if batchMaxUtterances > 0 { return batchMaxUtterances }
-        return (PrecisionChoice(rawValue: precision) ?? .auto).resolved == .bfloat16 ? 1 : 16
+        return precision.resolved == .bfloat16 ? 1 : 16
     }
 
     /// `max_connections_per_uid`, with 0 resolved to a quarter of `max_connections`.
@@ -169,8 +169,8 @@ public struct Configuration: Sendable, Equatable {
         case "batch_max_utterances": batchMaxUtterances = try int(0...256)
         case "batch_max_wait_ms": batchMaxWaitMs = try double(0...100)
         case "precision":
-            guard ["auto", "float32", "bf16"].contains(value) else { throw bad("auto, float32 or bf16") }
-            precision = value
+            guard let choice = PrecisionChoice(rawValue: value) else { throw bad("auto, float32 or bf16") }
+            precision = choice
         case "max_queue": maxQueue = try int(0...100_000)
         case "idle_timeout": idleTimeout = try double(0.1...86_400)
         case "max_inflight_per_connection": maxInflightPerConnection = try int(1...10_000)

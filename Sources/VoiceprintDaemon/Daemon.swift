@@ -145,7 +145,7 @@ extension Daemon {
         workers = \(c.workers)   # \(c.resolvedWorkers) in use
         batch_max_utterances = \(c.batchMaxUtterances)   # \(c.resolvedBatchMaxUtterances) in use
         batch_max_wait_ms = \(c.batchMaxWaitMs)
-        precision = \(c.precision)   # \(runtime.engine.precision.rawValue) in use
+        precision = \(c.precision.rawValue)   # \(runtime.engine.precision.rawValue) in use
         max_queue = \(c.maxQueue)
         idle_timeout = \(c.idleTimeout)
         max_inflight_per_connection = \(c.maxInflightPerConnection)

@@ -63,7 +63,7 @@ public final class ModelRuntime: Sendable {
         options.maximumAudioSeconds = c.maxAudioSeconds
         options.minimumSpeechSeconds = c.minSpeechSeconds
         options.normalization = c.scoreNormalization == "as-norm" ? .asNorm(topN: 200) : .none
-        options.precision = PrecisionChoice(rawValue: c.precision) ?? .auto
+        options.precision = c.precision
         if c.resolvedBatchMaxUtterances > 1 {
             options.batching = BatchingOptions(maximumUtterances: c.resolvedBatchMaxUtterances,
                                                maximumWait: Double(c.batchMaxWaitMs) / 1000,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoiceprintDaemon
+import VoiceprintEngine
 import VoiceprintTestSupport
 
 @Suite struct ConfigurationTests {
@@ -46,7 +47,7 @@ import VoiceprintTestSupport
     /// Precision and batching: checked values, and batching resolved by the precision in force.
     @Test func precisionAndBatchingKeys() throws {
         var c = Configuration()
-        #expect(c.precision == "auto" && c.batchMaxUtterances == 0)
+        #expect(c.precision == .auto && c.batchMaxUtterances == 0)
         try c.set("precision", "float32", source: "test")
         #expect(c.resolvedBatchMaxUtterances == 16)
         #expect(c.resolvedPoolThreads == c.resolvedWorkers + 16)

@@ -160,14 +160,14 @@ public final class AttentiveStatisticsPooling: Layer {
         }
         // W₂: scores = BN-out · W₂ᵀ + b₂.
         var gradNormalized = [Float](repeating: 0, count: rows * a)
-        Self.affineBackward(gradOutput: gradScores, input: trace.normalized, rows: rows, inFeatures: a, outFeatures: c,
+        Linear.affineBackward(gradOutput: gradScores, input: trace.normalized, rows: rows, inFeatures: a, outFeatures: c,
                             weight: expandWeight, bias: expandBias, gradInput: &gradNormalized)
         // BatchNorm with batch statistics, then the ReLU's mask.
         var gradHidden = batchNormalizationBackward(gradNormalized, rows: rows)
         for i in 0..<gradHidden.count where trace.hidden[i] <= 0 { gradHidden[i] = 0 }
         // W₁, adding the attention path's gradient to the direct one.
         var gradAttention = [Float](repeating: 0, count: rows * c)
-        Self.affineBackward(gradOutput: gradHidden, input: x, rows: rows, inFeatures: c, outFeatures: a,
+        Linear.affineBackward(gradOutput: gradHidden, input: x, rows: rows, inFeatures: c, outFeatures: a,
                             weight: reduceWeight, bias: reduceBias, gradInput: &gradAttention)
         for i in 0..<gradFrames.count { gradFrames[i] += gradAttention[i] }
         // The frequency mean: each bin gets 1/F of its frame's gradient.
@@ -206,26 +206,5 @@ public final class AttentiveStatisticsPooling: Layer {
             }
         }
         return dx
-    }
-
-    /// Backward of y = x·Wᵀ + b on `rows` rows: accumulates dW and db, writes dx.
-    private static func affineBackward(gradOutput g: [Float], input x: [Float], rows: Int, inFeatures: Int, outFeatures: Int,
-                                       weight: Parameter, bias: Parameter, gradInput: inout [Float]) {
-        g.withUnsafeBufferPointer { g in
-            x.withUnsafeBufferPointer { x in
-                weight.gradient.storage.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: g.baseAddress!, b: x.baseAddress!,
-                              beta: 1, c: dw.baseAddress!)
-                }
-            }
-            bias.gradient.storage.withUnsafeMutableBufferPointer { db in
-                for r in 0..<rows { for o in 0..<outFeatures { db[o] += g[r * outFeatures + o] } }
-            }
-            weight.value.storage.withUnsafeBufferPointer { w in
-                gradInput.withUnsafeMutableBufferPointer { dx in
-                    BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: g.baseAddress!, b: w.baseAddress!, c: dx.baseAddress!)
-                }
-            }
-        }
     }
 }

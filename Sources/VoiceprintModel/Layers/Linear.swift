@@ -37,23 +37,30 @@ public final class Linear: Layer {
         let batch = input.shape[0]
         gradOutput.expectShape([batch, outFeatures], "Linear.backward gradOutput")
         var gradInput = Tensor(zeros: input.shape)
-        gradOutput.storage.withUnsafeBufferPointer { g in
-            input.storage.withUnsafeBufferPointer { x in
+        Self.affineBackward(gradOutput: gradOutput.storage, input: input.storage, rows: batch, inFeatures: inFeatures,
+                            outFeatures: outFeatures, weight: weight, bias: bias, gradInput: &gradInput.storage)
+        return gradInput
+    }
+
+    /// Backward of y = x·Wᵀ + b on `rows` rows: accumulates dW and db, writes dx. Shared
+    /// with the layers that hold linear maps of their own (squeeze-excitation, attention).
+    static func affineBackward(gradOutput g: [Float], input x: [Float], rows: Int, inFeatures: Int, outFeatures: Int,
+                               weight: Parameter, bias: Parameter, gradInput: inout [Float]) {
+        g.withUnsafeBufferPointer { g in
+            x.withUnsafeBufferPointer { x in
                 weight.gradient.storage.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: batch, a: g.baseAddress!,
-                              b: x.baseAddress!, beta: 1, c: dw.baseAddress!)
+                    BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: g.baseAddress!, b: x.baseAddress!,
+                              beta: 1, c: dw.baseAddress!)
                 }
             }
             bias.gradient.storage.withUnsafeMutableBufferPointer { db in
-                for r in 0..<batch { for o in 0..<outFeatures { db[o] += g[r * outFeatures + o] } }
+                for r in 0..<rows { for o in 0..<outFeatures { db[o] += g[r * outFeatures + o] } }
             }
             weight.value.storage.withUnsafeBufferPointer { w in
-                gradInput.storage.withUnsafeMutableBufferPointer { dx in
-                    BLAS.gemm(m: batch, n: inFeatures, k: outFeatures, a: g.baseAddress!, b: w.baseAddress!,
-                              c: dx.baseAddress!)
+                gradInput.withUnsafeMutableBufferPointer { dx in
+                    BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: g.baseAddress!, b: w.baseAddress!, c: dx.baseAddress!)
                 }
             }
         }
-        return gradInput
     }
 }

@@ -84,12 +84,12 @@ public final class SqueezeExcitation: Layer {
         }
         // Expand layer: dW₂ += gateᵀ·hidden, db₂ += Σ gate, dhidden = gate·W₂, zeroed where the ReLU was off.
         var gradHidden = [Float](repeating: 0, count: batch * h)
-        Self.affineBackward(gradOutput: gradGate, input: hidden, rows: batch, inFeatures: h, outFeatures: c,
+        Linear.affineBackward(gradOutput: gradGate, input: hidden, rows: batch, inFeatures: h, outFeatures: c,
                             weight: expandWeight, bias: expandBias, gradInput: &gradHidden)
         for i in 0..<gradHidden.count where hidden[i] <= 0 { gradHidden[i] = 0 }
         // Reduce layer, then the mean spreads 1/(T·F) of each channel's gradient over the cells.
         var gradMeans = [Float](repeating: 0, count: batch * c)
-        Self.affineBackward(gradOutput: gradHidden, input: means, rows: batch, inFeatures: c, outFeatures: h,
+        Linear.affineBackward(gradOutput: gradHidden, input: means, rows: batch, inFeatures: c, outFeatures: h,
                             weight: reduceWeight, bias: reduceBias, gradInput: &gradMeans)
         var gradInput = gradOutput
         for b in 0..<batch {
@@ -101,26 +101,5 @@ public final class SqueezeExcitation: Layer {
             }
         }
         return gradInput
-    }
-
-    /// Backward of y = x·Wᵀ + b on `rows` rows: accumulates dW and db, writes dx.
-    private static func affineBackward(gradOutput g: [Float], input x: [Float], rows: Int, inFeatures: Int, outFeatures: Int,
-                                       weight: Parameter, bias: Parameter, gradInput: inout [Float]) {
-        g.withUnsafeBufferPointer { g in
-            x.withUnsafeBufferPointer { x in
-                weight.gradient.storage.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: g.baseAddress!, b: x.baseAddress!,
-                              beta: 1, c: dw.baseAddress!)
-                }
-            }
-            bias.gradient.storage.withUnsafeMutableBufferPointer { db in
-                for r in 0..<rows { for o in 0..<outFeatures { db[o] += g[r * outFeatures + o] } }
-            }
-            weight.value.storage.withUnsafeBufferPointer { w in
-                gradInput.withUnsafeMutableBufferPointer { dx in
-                    BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: g.baseAddress!, b: w.baseAddress!, c: dx.baseAddress!)
-                }
-            }
-        }
     }
 }
