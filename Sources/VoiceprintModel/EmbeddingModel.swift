@@ -1,8 +1,9 @@
 import VoiceprintFeatures
 
 /// The speaker-embedding network (DESIGN.md §2): frame layers, statistics
-/// pooling, a linear projection and L2 normalisation; or, in the recurrent
-/// family, stacked LSTMs read over fixed windows (see `Architecture`).
+/// pooling, a linear projection and L2 normalisation; in the recurrent family,
+/// stacked LSTMs read over fixed windows; in the residual family, a 2-D
+/// SE-Res2Net with attentive pooling (see `Architecture`).
 ///
 /// This object is the training view (layers with parameters and caches, used
 /// from one thread); `inferenceNetwork()` gives the serving view, an immutable
@@ -17,7 +18,9 @@ public final class EmbeddingModel {
         self.architecture = architecture
         var layers = [(String, Layer)]()
         let d = architecture.embeddingDimension
-        if architecture.isRecurrent {
+        if architecture.isResidual {
+            layers = Self.residualLayers(architecture, using: &rng)
+        } else if architecture.isRecurrent {
             var size = architecture.inputDimension
             for (i, hidden) in architecture.recurrentLayers.enumerated() {
                 layers.append(("lstm.\(i)", LSTM(inputSize: size, hiddenSize: hidden, using: &rng)))
@@ -63,6 +66,8 @@ public final class EmbeddingModel {
     /// it from embedding a click.
     public var minimumFrames: Int {
         if let window = architecture.window { return max(1, window.frames / 10) }
+        // Any length gives an output frame; 16 frames (one after the network's four halvings) avoids embedding a click.
+        if architecture.isResidual { return 16 }
         return architecture.receptiveField
     }
 

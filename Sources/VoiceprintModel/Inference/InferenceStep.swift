@@ -60,6 +60,7 @@ public struct RectifierStep: InferenceStep {
 }
 
 /// (x − mean)·invStd·γ + β per channel on every row (`BatchNorm` with its running statistics).
+/// A row may hold several cells of C channels (a 2-D map's F·C values per frame).
 public struct ChannelAffineStep: InferenceStep {
     public let mean: [Float]
     public let inverseStd: [Float]
@@ -67,7 +68,8 @@ public struct ChannelAffineStep: InferenceStep {
     public let beta: [Float]
 
     public func apply(_ input: SequenceBatch) -> SequenceBatch {
-        precondition(input.channels == mean.count, "BatchNorm(\(mean.count)): input rows have \(input.channels) values")
+        precondition(input.channels % mean.count == 0,
+                     "BatchNorm(\(mean.count)): input rows of \(input.channels) values do not split into cells of \(mean.count)")
         var output = input
         Self.normalize(input.values, into: &output.values, channels: mean.count, mean: mean, inverseStd: inverseStd,
                        gamma: gamma, beta: beta)
