@@ -11,7 +11,18 @@ struct EmbeddingBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embedding", abstract: "Milliseconds per 3 s utterance through an embedding network (one thread).")
 
-    enum Network: String, ExpressibleByArgument, CaseIterable { case tdnn, ge2e }
+    enum Network: String, ExpressibleByArgument, CaseIterable {
+        case tdnn, ge2e
+        case seRes2Net = "se-res2net"
+
+        var architecture: Architecture {
+            switch self {
+            case .tdnn: return .standard
+            case .ge2e: return .ge2e
+            case .seRes2Net: return .seRes2Net50
+            }
+        }
+    }
 
     @Option(help: "Utterance length in seconds of speech (100 frames per second).")
     var seconds: Double = 3
@@ -19,20 +30,20 @@ struct EmbeddingBench: ParsableCommand {
     var repeats: Int = 50
     @Option(help: "Write the measurements as JSON here.")
     var json: String?
-    @Option(help: "Network: tdnn (our Architecture.standard) or ge2e (the imported 3 × LSTM 256 encoder).")
+    @Option(help: "Network: tdnn (our Architecture.standard), ge2e (the imported 3 × LSTM 256 encoder) or se-res2net (the imported SE-Res2Net50).")
     var network: Network = .tdnn
 
     func run() throws {
         BLAS.setThreads(1)
         var rng = SeededGenerator(seed: 1)
-        let model = try EmbeddingModel(architecture: network == .tdnn ? .standard : .ge2e, using: &rng)
+        let model = try EmbeddingModel(architecture: network.architecture, using: &rng)
         // What serving uses: the frozen network, built once.
         let inference = model.inferenceNetwork()
         let frames = Int(seconds * 100), dimension = model.architecture.inputDimension
         let features = FeatureMatrix(frames: frames, dimension: dimension,
                                      values: (0..<(frames * dimension)).map { _ in Float(rng.gaussian()) })
         var results = [Measurement]()
-        let label = String(format: "%.0f s", seconds) + (network == .ge2e ? " (GE2E)" : "")
+        let label = String(format: "%.0f s", seconds) + [Network.tdnn: "", .ge2e: " (GE2E)", .seRes2Net: " (SE-Res2Net50)"][network]!
         let batch = [FeatureMatrix](repeating: features, count: 16)
         // Every kernel level the CPU has, best first (the TDNN has no recurrent kernel: one level).
         let best = network == .ge2e ? Int(vp_recurrent_kernels_best_level()) : 0

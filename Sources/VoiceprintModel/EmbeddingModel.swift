@@ -104,7 +104,24 @@ public final class EmbeddingModel {
             steps.append(entry.layer.inferenceStep())
         }
         if !stack.isEmpty { steps.append(RecurrentStack(stack)) }
+        steps = Self.foldingNormalizations(steps)
         return InferenceNetwork(architecture: architecture, steps: steps, minimumFrames: minimumFrames, precision: precision)
+    }
+
+    /// Each 2-D convolution followed by its BatchNorm becomes one convolution.
+    static func foldingNormalizations(_ steps: [any InferenceStep]) -> [any InferenceStep] {
+        var result = [any InferenceStep]()
+        var i = 0
+        while i < steps.count {
+            if i + 1 < steps.count, let folded = Convolution2DStep.fold(steps[i], steps[i + 1]) {
+                result.append(folded)
+                i += 2
+            } else {
+                result.append(steps[i])
+                i += 1
+            }
+        }
+        return result
     }
 
     /// The embedding of one utterance's features [T, F], T ≥ `minimumFrames`

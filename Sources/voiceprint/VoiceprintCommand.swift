@@ -35,7 +35,8 @@ struct VoiceprintCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             EnrollCommand.self, VerifyCommand.self, IdentifyCommand.self, ListCommand.self, DeleteCommand.self,
-            StatusCommand.self, UnlockCommand.self, AuditCommand.self, EmbedCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
+            StatusCommand.self, UnlockCommand.self, AuditCommand.self, EmbedCommand.self, FeaturesCommand.self, TrainCommand.self,
+            EvaluateCommand.self, ImportCommand.self,
         ]
     )
 

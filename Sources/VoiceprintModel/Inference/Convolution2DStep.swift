@@ -97,3 +97,29 @@ public struct Convolution2DStep: InferenceStep {
         }
     }
 }
+
+extension Convolution2DStep {
+    /// This convolution followed by `affine` (an inference BatchNorm on its output
+    /// channels) as one convolution: W'[o] = W[o]·s[o], b'[o] = (b[o] − μ[o])·s[o] + β[o]
+    /// with s = γ/σ. Serving then skips a pass over every activation; the result
+    /// differs from the two steps by float rounding only.
+    public func folding(_ affine: ChannelAffineStep) -> Convolution2DStep {
+        precondition(affine.mean.count == outChannels, "\(name): cannot fold a BatchNorm of \(affine.mean.count) channels")
+        var w = weight, b = bias
+        let width = patchWidth
+        for o in 0..<outChannels {
+            let scale = affine.gamma[o] * affine.inverseStd[o]
+            for k in 0..<width { w[o * width + k] *= scale }
+            b[o] = (b[o] - affine.mean[o]) * scale + affine.beta[o]
+        }
+        return Convolution2DStep(weight: w, bias: b, inChannels: inChannels, outChannels: outChannels,
+                                 frequencyBins: frequencyBins, window: window)
+    }
+
+    /// `conv` then `norm` as one step when they are a convolution and its BatchNorm; nil otherwise.
+    static func fold(_ conv: any InferenceStep, _ norm: any InferenceStep) -> Convolution2DStep? {
+        guard let conv = conv as? Convolution2DStep, let norm = norm as? ChannelAffineStep,
+              norm.mean.count == conv.outChannels else { return nil }
+        return conv.folding(norm)
+    }
+}

@@ -195,13 +195,19 @@ public final class Res2NetBlock: Layer {
 
     // MARK: - Inference
 
+    /// Every convolution with its BatchNorm folded in (`Convolution2DStep.folding`):
+    /// serving runs five convolutions and no normalisation pass.
     public func inferenceStep() -> any InferenceStep {
-        Res2NetBlockStep(inChannels: inChannels, outChannels: outChannels, width: width, scale: scale, type: type,
-                         conv1: conv1.inferenceStep(), bn1: bn1.inferenceStep(),
-                         convs: convs.map { $0.inferenceStep() }, bns: bns.map { $0.inferenceStep() },
-                         pool: pool?.inferenceStep(), conv3: conv3.inferenceStep(), bn3: bn3.inferenceStep(),
-                         se: se.inferenceStep(),
-                         downsample: downsample.map { ($0.pool.inferenceStep(), $0.conv.inferenceStep(), $0.bn.inferenceStep()) })
+        let identity = PassThroughStep()
+        func folded(_ conv: Conv2D, _ bn: BatchNorm) -> any InferenceStep {
+            Convolution2DStep.fold(conv.inferenceStep(), bn.inferenceStep())!
+        }
+        return Res2NetBlockStep(inChannels: inChannels, outChannels: outChannels, width: width, scale: scale, type: type,
+                                conv1: folded(conv1, bn1), bn1: identity,
+                                convs: zip(convs, bns).map { folded($0, $1) }, bns: bns.map { _ in identity },
+                                pool: pool?.inferenceStep(), conv3: folded(conv3, bn3), bn3: identity,
+                                se: se.inferenceStep(),
+                                downsample: downsample.map { (pool: $0.pool.inferenceStep(), conv: folded($0.conv, $0.bn), bn: identity) })
     }
 
     // MARK: - Channel plumbing on [B, T, F, C] tensors
