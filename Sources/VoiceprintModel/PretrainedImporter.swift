@@ -84,7 +84,8 @@ public struct PretrainedImporter {
             text += "They were trained on VoxCeleb1 (A. Nagrani, J. S. Chung, A. Zisserman, \"VoxCeleb: a large-scale "
                 + "speaker identification dataset\", Interspeech 2017), licensed CC BY 4.0.\n"
         }
-        return text + "\n" + meta["licence_text"]!
+        // The wheels' texts mix CRLF and LF; the committed file is plain LF.
+        return text + "\n" + meta["licence_text"]!.replacingOccurrences(of: "\r\n", with: "\n")
     }
 
     private func value(for name: String, shape: [Int], unused: inout Set<String>) throws(ModelError) -> Tensor {
