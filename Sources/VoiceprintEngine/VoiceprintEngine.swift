@@ -16,9 +16,19 @@ import VoiceprintScoring
 public final class VoiceprintEngine: Sendable {
     /// What turns speech features into a vector.
     enum System: Sendable {
-        case network(InferenceNetwork)
+        /// One encoder, or a fusion's encoders in order (`ScoreFusion`).
+        case networks([Branch])
         /// The training-free baseline: mean and deviation of MFCCs 1–19.
         case mfccStatistics
+    }
+
+    /// One encoder's path: its own front end and network, and the factor (√aᵢ of
+    /// `ScoreFusion`; 1 alone) its unit embedding is scaled by in the model's.
+    struct Branch: Sendable {
+        let frontEnd: SpeechFrontEnd
+        let network: InferenceNetwork
+        let batcher: EmbeddingBatcher?
+        let scale: Float
     }
 
     /// Short name for responses and reports: the model's file name, or "mfcc-stats".
@@ -34,8 +44,8 @@ public final class VoiceprintEngine: Sendable {
     public let minimumSpeechSeconds: Double
     let system: System
     let decoder: AudioDecoder
+    /// The (first) encoder's front end: the one the speech checks use.
     let frontEnd: SpeechFrontEnd
-    let batcher: EmbeddingBatcher?
 
     /// The engine of the model file at `path`.
     public convenience init(modelPath path: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
@@ -60,20 +70,29 @@ public final class VoiceprintEngine: Sendable {
 
     /// The engine of a decoded model; `modelID` should be `fingerprint` of its file.
     public init(model loaded: LoadedModel, modelID: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
-        let network = loaded.model.inferenceNetwork(precision: options.precision.resolved)
         name = URL(fileURLWithPath: loaded.source).lastPathComponent
         self.modelID = modelID
         metadata = loaded.metadata
         self.options = options
-        dimension = network.embeddingDimension
-        system = .network(network)
-        let shift = loaded.metadata.features.frameShiftMs / 1000
-        minimumSpeechSeconds = max(options.minimumSpeechSeconds, Double(network.minimumFrames) * shift)
-        do { frontEnd = try SpeechFrontEnd(features: loaded.metadata.features, removesSilence: options.removesSilence) } catch {
-            throw .invalidModel(path: loaded.source, reason: "\(error)")
+        let members: [(features: FeatureOptions, scale: Float)] = loaded.metadata.fusion.map { fusion in
+            zip(fusion.members, fusion.shares).map { ($0.features, Float($1.squareRoot())) }
+        } ?? [(loaded.metadata.features, Float(1))]
+        var branches = [Branch]()
+        for ((features, scale), model) in zip(members, loaded.encoders) {
+            let network = model.inferenceNetwork(precision: options.precision.resolved)
+            let frontEnd: SpeechFrontEnd
+            do { frontEnd = try SpeechFrontEnd(features: features, removesSilence: options.removesSilence) } catch {
+                throw .invalidModel(path: loaded.source, reason: "\(error)")
+            }
+            branches.append(Branch(frontEnd: frontEnd, network: network,
+                                   batcher: options.batching.map { EmbeddingBatcher(network: network, options: $0) }, scale: scale))
         }
+        dimension = branches.reduce(0) { $0 + $1.network.embeddingDimension }
+        system = .networks(branches)
+        frontEnd = branches[0].frontEnd
+        let shift = loaded.metadata.features.frameShiftMs / 1000
+        minimumSpeechSeconds = max(options.minimumSpeechSeconds, Double(branches.map(\.network.minimumFrames).max()!) * shift)
         decoder = Self.decoder(options)
-        batcher = options.batching.map { EmbeddingBatcher(network: network, options: $0) }
         switch options.normalization {
         case .none: scorer = Scorer(method: .cosine)
         case .asNorm(let topN):
@@ -97,7 +116,6 @@ public final class VoiceprintEngine: Sendable {
         let shift = frontEnd.extractor.options.frameShiftMs / 1000
         minimumSpeechSeconds = max(options.minimumSpeechSeconds, Double(MFCCStatistics.minimumFrames) * shift)
         decoder = Self.decoder(options)
-        batcher = nil
         scorer = Scorer(method: .cosine)
     }
 
@@ -130,44 +148,65 @@ public final class VoiceprintEngine: Sendable {
     /// the minimum-speech check, then the network (in a shared pass when batching,
     /// where passes take `requester`s in turn: voiceprintd passes the peer's uid).
     public func embed(_ audio: AudioBuffer, requester: UInt32 = 0) throws -> UtteranceEmbedding {
-        let utterance = try frontEnd.process(audio)
-        let shift = utterance.activity.frameShiftSeconds
-        let vector: [Float]
         switch system {
-        case .network(let network):
-            let minimumFrames = max(network.minimumFrames, Int((minimumSpeechSeconds / shift).rounded(.up)))
-            guard utterance.features.frames >= minimumFrames else {
-                throw EmbeddingError.tooLittleSpeech(seconds: utterance.speechSeconds, minimum: minimumSpeechSeconds)
+        case .networks(let branches):
+            // Every encoder's frames lie on one grid (ScoreFusion.validate), so each
+            // front end keeps the same speech frames and the checks agree.
+            var vector = [Float]()
+            vector.reserveCapacity(dimension)
+            var first: UtteranceFeatures?
+            for branch in branches {
+                let utterance = try branch.frontEnd.process(audio)
+                let shift = utterance.activity.frameShiftSeconds
+                let minimumFrames = max(branch.network.minimumFrames, Int((minimumSpeechSeconds / shift).rounded(.up)))
+                guard utterance.features.frames >= minimumFrames else {
+                    throw EmbeddingError.tooLittleSpeech(seconds: utterance.speechSeconds, minimum: minimumSpeechSeconds)
+                }
+                let unit = try branch.batcher?.embed(utterance.features, requester: requester) ?? branch.network.embed(utterance.features)
+                vector += branch.scale == 1 ? unit : unit.map { $0 * branch.scale }
+                first = first ?? utterance
             }
-            vector = try batcher?.embed(utterance.features, requester: requester) ?? network.embed(utterance.features)
+            return UtteranceEmbedding(vector: vector, speechSeconds: first!.speechSeconds, levels: first!.levels,
+                                      snrEstimateDB: first!.activity.snrEstimateDB)
         case .mfccStatistics:
+            let utterance = try frontEnd.process(audio)
+            let shift = utterance.activity.frameShiftSeconds
             let minimumFrames = max(MFCCStatistics.minimumFrames, Int((minimumSpeechSeconds / shift).rounded(.up)))
             guard utterance.features.frames >= minimumFrames else {
                 throw EmbeddingError.tooLittleSpeech(seconds: utterance.speechSeconds, minimum: minimumSpeechSeconds)
             }
-            vector = MFCCStatistics.embedding(of: utterance.features)
+            return UtteranceEmbedding(vector: MFCCStatistics.embedding(of: utterance.features), speechSeconds: utterance.speechSeconds,
+                                      levels: utterance.levels, snrEstimateDB: utterance.activity.snrEstimateDB)
         }
-        return UtteranceEmbedding(vector: vector, speechSeconds: utterance.speechSeconds, levels: utterance.levels,
-                                  snrEstimateDB: utterance.activity.snrEstimateDB)
     }
 
     /// The embedding of a feature matrix [frames, dims] that bypasses the front end
     /// (`voiceprint embed --features`, comparisons with reference implementations).
+    /// A fusion's encoders read different features, so it takes audio only.
     public func embed(features: FeatureMatrix) throws -> [Float] {
         switch system {
-        case .network(let network): return try network.embed(features)
+        case .networks(let branches):
+            guard branches.count == 1 else {
+                throw ModelError.invalidArchitecture("\(name) fuses \(branches.count) encoders with different front ends: embed audio, not a feature matrix")
+            }
+            return try branches[0].network.embed(features)
         case .mfccStatistics: return MFCCStatistics.embedding(of: features)
         }
     }
 
     /// The arithmetic the network's recurrent layers use.
     public var precision: InferencePrecision {
-        if case .network(let network) = system { return network.precision }
+        if case .networks(let branches) = system { return branches[0].network.precision }
         return .float32
     }
 
-    /// Passes run by the batcher and utterances embedded in them (nil without batching).
-    public var batchStatistics: (passes: Int, utterances: Int)? { batcher?.statistics }
+    /// Passes run by the batchers and utterances embedded in them (nil without batching).
+    public var batchStatistics: (passes: Int, utterances: Int)? {
+        guard case .networks(let branches) = system else { return nil }
+        let all = branches.compactMap { $0.batcher?.statistics }
+        guard !all.isEmpty else { return nil }
+        return (all.reduce(0) { $0 + $1.passes }, all.reduce(0) { $0 + $1.utterances })
+    }
 
     /// 64-bit FNV-1a of a model file, as 16 hex digits: cheap, and any change to a weight changes it.
     public static func fingerprint(_ bytes: [UInt8]) -> String {

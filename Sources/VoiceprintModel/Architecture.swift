@@ -147,6 +147,10 @@ public struct Architecture: Codable, Sendable, Equatable {
         case Architecture.tdnnFamily: try validateTDNN()
         case Architecture.lstmFamily: try validateRecurrent()
         case Architecture.residualFamily: try validateResidual()
+        case Architecture.fusionFamily:
+            guard frameLayers.isEmpty, recurrentLayers.isEmpty, window == nil, residual == nil else {
+                throw fail("a \(family) architecture has no layers of its own (its encoders are in the fusion metadata)")
+            }
         default:
             throw fail("unknown family \"\(family)\"; expected \"\(Architecture.tdnnFamily)\", \"\(Architecture.lstmFamily)\" or \"\(Architecture.residualFamily)\"")
         }

@@ -15,6 +15,9 @@ public final class EmbeddingModel {
 
     public init<G: RandomNumberGenerator>(architecture: Architecture, using rng: inout G) throws(ModelError) {
         try architecture.validate()
+        guard !architecture.isFusion else {
+            throw .invalidArchitecture("a fusion has no network of its own: its encoders are built from its members")
+        }
         self.architecture = architecture
         var layers = [(String, Layer)]()
         let d = architecture.embeddingDimension

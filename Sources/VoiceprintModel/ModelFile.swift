@@ -4,12 +4,23 @@ import VoiceprintAudio
 /// A model ready for use: the network, its metadata and an optional
 /// score-normalisation cohort.
 public struct LoadedModel {
+    /// The network; for a fusion file, its first encoder (the engine uses `encoders`).
     public var model: EmbeddingModel
+    /// Every encoder: `[model]`, or a fusion's members in order (`metadata.fusion`).
+    public var encoders: [EmbeddingModel]
     public var metadata: ModelMetadata
     /// Embeddings of impostor speakers [N, D] for AS-norm, when the file carries them.
     public var cohort: Tensor?
     /// Where it was loaded from.
     public var source: String
+
+    public init(model: EmbeddingModel, encoders: [EmbeddingModel]? = nil, metadata: ModelMetadata, cohort: Tensor?, source: String) {
+        self.model = model
+        self.encoders = encoders ?? [model]
+        self.metadata = metadata
+        self.cohort = cohort
+        self.source = source
+    }
 }
 
 /// Reads and writes Voiceprint model files: safetensors with the network's
@@ -34,10 +45,24 @@ public enum ModelFile {
 
     public static func container(model: EmbeddingModel, metadata: ModelMetadata, cohort: Tensor? = nil) -> SafeTensors {
         precondition(metadata.architecture == model.architecture, "ModelFile: metadata describes a different architecture")
+        return container(named: model.namedParameters.map { ($0.name, $0.parameter.value) }, metadata: metadata, cohort: cohort)
+    }
+
+    /// A fusion file: each encoder's tensors under `encoder.{i}.` (`ScoreFusion`).
+    public static func container(encoders: [EmbeddingModel], metadata: ModelMetadata, cohort: Tensor? = nil) -> SafeTensors {
+        precondition(metadata.fusion?.members.map(\.architecture) == encoders.map(\.architecture),
+                     "ModelFile: the fusion metadata describes other encoders")
+        let named = encoders.enumerated().flatMap { i, model in
+            model.namedParameters.map { (ScoreFusion.prefix(i) + $0.name, $0.parameter.value) }
+        }
+        return container(named: named, metadata: metadata, cohort: cohort)
+    }
+
+    private static func container(named: [(String, Tensor)], metadata: ModelMetadata, cohort: Tensor?) -> SafeTensors {
         var tensors = [String: Tensor]()
-        for (name, parameter) in model.namedParameters { tensors[name] = parameter.value }
+        for (name, value) in named { tensors[name] = value }
         if let cohort {
-            cohort.expectShape([nil, model.architecture.embeddingDimension], "ModelFile cohort")
+            cohort.expectShape([nil, metadata.architecture.embeddingDimension], "ModelFile cohort")
             tensors[cohortTensor] = cohort
         }
         return SafeTensors(tensors: tensors, metadata: metadata.encoded())
@@ -57,25 +82,12 @@ public enum ModelFile {
     /// Builds the model a container describes, refusing any mismatch.
     public static func decode(_ file: SafeTensors, source: String) throws(ModelError) -> LoadedModel {
         let metadata = try ModelMetadata(decoding: file.metadata, source: source)
-        // The initial values are overwritten below; the generator only has to exist.
-        // A seeded one, not the system's: that made one getrandom call per weight,
-        // most of the daemon's start-to-ready time.
-        var rng = SeededGenerator(seed: 0)
-        let model = try EmbeddingModel(architecture: metadata.architecture, using: &rng)
         var remaining = Set(file.tensors.keys)
-        for (name, parameter) in model.namedParameters {
-            guard let tensor = file.tensors[name] else {
-                throw .invalidModelFile(source: source, detail: "tensor \"\(name)\" is missing")
-            }
-            guard tensor.shape == parameter.value.shape else {
-                throw .invalidModelFile(source: source,
-                                        detail: "tensor \"\(name)\" has shape \(tensor.shape); the architecture needs \(parameter.value.shape)")
-            }
-            guard tensor.storage.allSatisfy(\.isFinite) else {
-                throw .invalidModelFile(source: source, detail: "tensor \"\(name)\" contains NaN or infinite values")
-            }
-            parameter.value = tensor
-            remaining.remove(name)
+        let architectures = metadata.fusion?.members.map(\.architecture) ?? [metadata.architecture]
+        var encoders = [EmbeddingModel]()
+        for (i, architecture) in architectures.enumerated() {
+            let prefix = metadata.fusion == nil ? "" : ScoreFusion.prefix(i)
+            encoders.append(try filled(architecture, from: file, prefix: prefix, remaining: &remaining, source: source))
         }
         var cohort: Tensor?
         if let tensor = file.tensors[cohortTensor] {
@@ -90,6 +102,32 @@ public enum ModelFile {
             throw .invalidModelFile(source: source,
                                     detail: "unexpected tensor \"\(extra)\"\(remaining.count > 1 ? " (and \(remaining.count - 1) more)" : ""); the architecture does not use it")
         }
-        return LoadedModel(model: model, metadata: metadata, cohort: cohort, source: source)
+        return LoadedModel(model: encoders[0], encoders: encoders, metadata: metadata, cohort: cohort, source: source)
+    }
+
+    /// A network of `architecture` with every parameter taken from the file's tensor `prefix + name`.
+    private static func filled(_ architecture: Architecture, from file: SafeTensors, prefix: String,
+                               remaining: inout Set<String>, source: String) throws(ModelError) -> EmbeddingModel {
+        // The initial values are overwritten below; the generator only has to exist.
+        // A seeded one, not the system's: that made one getrandom call per weight,
+        // most of the daemon's start-to-ready time.
+        var rng = SeededGenerator(seed: 0)
+        let model = try EmbeddingModel(architecture: architecture, using: &rng)
+        for (parameterName, parameter) in model.namedParameters {
+            let name = prefix + parameterName
+            guard let tensor = file.tensors[name] else {
+                throw .invalidModelFile(source: source, detail: "tensor \"\(name)\" is missing")
+            }
+            guard tensor.shape == parameter.value.shape else {
+                throw .invalidModelFile(source: source,
+                                        detail: "tensor \"\(name)\" has shape \(tensor.shape); the architecture needs \(parameter.value.shape)")
+            }
+            guard tensor.storage.allSatisfy(\.isFinite) else {
+                throw .invalidModelFile(source: source, detail: "tensor \"\(name)\" contains NaN or infinite values")
+            }
+            parameter.value = tensor
+            remaining.remove(name)
+        }
+        return model
     }
 }

@@ -20,6 +20,9 @@ public struct ModelMetadata: Sendable, Equatable {
     public var created: String
     /// Anything else worth keeping: training options, licence, origin, seed.
     public var extra: [String: String]
+    /// The encoders and score combination of a fusion file (`architecture.family` "fusion");
+    /// `features` is then its first encoder's.
+    public var fusion: ScoreFusion? = nil
 
     public init(architecture: Architecture, features: FeatureOptions = FeatureOptions(), threshold: Float = 0.5,
                 thresholdFalseAcceptRate: Double? = nil, equalErrorRate: Double? = nil,
@@ -47,8 +50,9 @@ public struct ModelMetadata: Sendable, Equatable {
         static let eer = "eer"
         static let trainedOn = "trained_on"
         static let created = "created"
+        static let fusion = "fusion"
         static let reserved: Set<String> = [format, formatVersion, architecture, features, embeddingDimension,
-                                            threshold, thresholdFAR, eer, trainedOn, created]
+                                            threshold, thresholdFAR, eer, trainedOn, created, fusion]
     }
 
     func encoded() -> [String: String] {
@@ -65,6 +69,7 @@ public struct ModelMetadata: Sendable, Equatable {
         if let eer = equalErrorRate { map[Key.eer] = String(eer) }
         map[Key.trainedOn] = trainedOn
         map[Key.created] = created
+        if let fusion { map[Key.fusion] = String(decoding: try! encoder.encode(fusion), as: UTF8.self) }
         return map
     }
 
@@ -95,8 +100,22 @@ public struct ModelMetadata: Sendable, Equatable {
             throw fail("metadata field \"features\" is not a valid feature description: \(error)")
         }
         do { try features.validate() } catch { throw fail("metadata field \"features\": \(error)") }
-        guard features.dimension == architecture.inputDimension else {
-            throw fail("features give \(features.dimension) columns but the architecture expects \(architecture.inputDimension)")
+        if architecture.isFusion {
+            guard let text = map[Key.fusion] else { throw fail("a fusion architecture needs the metadata field \"fusion\"") }
+            let fusion: ScoreFusion
+            do { fusion = try decoder.decode(ScoreFusion.self, from: Data(text.utf8)) } catch {
+                throw fail("metadata field \"fusion\" is not a valid fusion description: \(error)")
+            }
+            do { try fusion.validate() } catch { throw fail("metadata field \"fusion\": \(error)") }
+            guard fusion.embeddingDimension == architecture.embeddingDimension else {
+                throw fail("the fusion's encoders give \(fusion.embeddingDimension) dimensions; the architecture says \(architecture.embeddingDimension)")
+            }
+            self.fusion = fusion
+        } else {
+            guard map[Key.fusion] == nil else { throw fail("metadata field \"fusion\" needs the \"fusion\" architecture family") }
+            guard features.dimension == architecture.inputDimension else {
+                throw fail("features give \(features.dimension) columns but the architecture expects \(architecture.inputDimension)")
+            }
         }
         let dimension = try field(Key.embeddingDimension)
         guard Int(dimension) == architecture.embeddingDimension else {

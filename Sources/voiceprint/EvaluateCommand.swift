@@ -48,13 +48,7 @@ struct EvaluateCommand: ParsableCommand {
         let list: TrialList
         do { list = try TrialList(path: trials) } catch { fail("\(error)", ExitStatus.usage) }
         let files = list.files
-        let rootURL = URL(fileURLWithPath: root)
-        // One check per distinct file (a VoxCeleb list names each file hundreds of times).
-        for path in files where !FileManager.default.fileExists(atPath: rootURL.appendingPathComponent(path).path) {
-            let line = list.trials.first { $0.first == path || $0.second == path }!.line
-            fail("\(trials):\(line): audio file \(rootURL.appendingPathComponent(path).path) does not exist", ExitStatus.badAudio)
-        }
-
+        TrialEmbeddings.checkFiles(list, trials: trials, root: root)
         var options = engineOptions.options
         if norm == .asNorm { options.normalization = .asNorm(topN: topN) }
         let engine: VoiceprintEngine
@@ -69,24 +63,8 @@ struct EvaluateCommand: ParsableCommand {
             fail("\(error)", ExitStatus.usage)
         }
 
-        BLAS.setThreads(1)
-        let console = Console()
         let started = Date()
-        let results = parallelMap(count: files.count, threads: threads, progress: { console.progress("embedding", $0, files.count) }) { i in
-            let path = rootURL.appendingPathComponent(files[i]).path
-            do { return Result<[Float], FileError>.success(try engine.embed(path: path).vector) } catch {
-                // Audio errors already start with the path; embedding errors do not.
-                return .failure(FileError(message: error is AudioError ? "\(error)" : "\(path): \(error)"))
-            }
-        }
-        console.endProgress()
-        var embeddings = [String: [Float]]()
-        for (file, result) in zip(files, results) {
-            switch result {
-            case .success(let vector): embeddings[file] = vector
-            case .failure(let error): fail(error.message, ExitStatus.badAudio)
-            }
-        }
+        var embeddings = TrialEmbeddings.compute(engine, files: files, root: root, threads: threads)
         let embedSeconds = Date().timeIntervalSince(started)
         if norm == .mean {
             let centring = MeanSubtraction(embeddings: files.map { embeddings[$0]! })
@@ -138,9 +116,4 @@ struct EvaluateCommand: ParsableCommand {
         FileHandle.standardError.write(Data("voiceprint: \(message)\n".utf8))
         Foundation.exit(code)
     }
-}
-
-/// A per-file failure carried out of the worker threads.
-struct FileError: Error {
-    var message: String
 }
