@@ -109,6 +109,9 @@ struct TrainCommand: ParsableCommand {
             do { initial = try ModelFile.load(path: initModel) } catch {
                 throw ValidationError("--init: \(error)")
             }
+            guard initial!.metadata.fusion == nil else {
+                throw ValidationError("--init \(initModel): a fusion of \(initial!.encoders.count) encoders; fine-tune each encoder's file, then fuse them again (voiceprint fuse)")
+            }
             // The model decides the network and the front end it was trained with.
             options.architecture = initial!.metadata.architecture
             options.features = initial!.metadata.features

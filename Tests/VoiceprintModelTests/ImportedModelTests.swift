@@ -5,7 +5,7 @@ import VoiceprintFeatures
 import VoiceprintEngine
 import VoiceprintModel
 
-/// The imported GE2E encoder (scripts/import-pretrained, docs/pretrained.md)
+/// The imported GE2E encoder (make import-pretrained, docs/pretrained.md)
 /// against Resemblyzer itself: Fixtures/resemblyzer-embeddings.npy holds
 /// Resemblyzer 0.1.4's embeddings of the fixture clips, computed by
 /// `scripts/resemblyzer-embed.py --no-trim` (its pipeline without webrtcvad,
