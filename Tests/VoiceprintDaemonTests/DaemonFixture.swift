@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VoiceprintAudio
 import VoiceprintDaemon
+import VoiceprintFeatures
 import VoiceprintModel
 import VoiceprintTestSupport
 
@@ -17,10 +18,10 @@ final class DaemonFixture {
         return (0..<4).map { _ in SyntheticVoice.random(using: &rng) }
     }()
 
-    init(cohort: Bool = false, adjust: (inout Configuration) -> Void = { _ in }) async throws {
+    init(cohort: Bool = false, fusion: Bool = false, adjust: (inout Configuration) -> Void = { _ in }) async throws {
         directory = try TemporaryDirectory("voiceprintd-test")
         let modelPath = directory.file("model.safetensors")
-        try Self.writeModel(to: modelPath, cohort: cohort)
+        if fusion { try Self.writeFusion(to: modelPath) } else { try Self.writeModel(to: modelPath, cohort: cohort) }
         var configuration = Configuration()
         configuration.socket = directory.file("v.sock")
         configuration.stateDirectory = directory.file("state")
@@ -47,6 +48,25 @@ final class DaemonFixture {
         let model = try EmbeddingModel(architecture: architecture, using: &rng)
         let impostors = cohort ? Tensor(shape: [20, 8], storage: (0..<20).flatMap { _ in TestEmbeddings.unit(dimension: 8, using: &rng) }) : nil
         try ModelFile.write(model: model, metadata: ModelMetadata(architecture: architecture, threshold: 0.5), cohort: impostors, to: path)
+    }
+
+    /// Two small random encoders on different front ends (80 log-mel bands; 24 MFCCs)
+    /// fused with unequal shares (0.6, 0.4): an 8 + 8 = 16-d model.
+    static func writeFusion(to path: String) throws {
+        var rng = SeededGenerator(seed: 5)
+        var mfcc = FeatureOptions()
+        mfcc.cepstralCoefficients = 24
+        let members = [(FeatureOptions(), 80, 0.08), (mfcc, 24, 0.12)].enumerated().map { i, member in
+            ScoreFusion.Member(name: "encoder\(i)",
+                               architecture: Architecture(inputDimension: member.1, frameLayers: [.init(channels: 16, kernel: 3, dilation: 1)],
+                                                          embeddingDimension: 8),
+                               features: member.0, scoreMean: 0.1, scoreStd: member.2, weight: 1)
+        }
+        let encoders = try members.map { try EmbeddingModel(architecture: $0.architecture, using: &rng) }
+        let fusion = ScoreFusion(members: members, calibration: "test")
+        var metadata = ModelMetadata(architecture: .fusion(fusion), features: members[0].features, threshold: 0.5)
+        metadata.fusion = fusion
+        try ModelFile.container(encoders: encoders, metadata: metadata).write(to: path)
     }
 
     /// Base64 of a WAV file: `seconds` of voice `voice`, utterance `seed`.

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import VoiceprintDaemon
 import VoiceprintEngine
+import VoiceprintModel
 import VoiceprintTestSupport
 
 /// One path from audio to an embedding: what the daemon answers is what the
@@ -63,6 +64,34 @@ import VoiceprintTestSupport
         let batching = try #require(status["batching"] as? [String: Any])
         #expect(batching["utterances"] as? Int == clips.count)
         #expect((batching["passes"] as? Int ?? 0) >= 1)
+        await fixture.stop()
+    }
+}
+
+/// A fusion model (two encoders, one score) behind the daemon: enrollment keeps
+/// both encoders' embeddings in one row, and verify and identify score them as one.
+@Suite struct FusionDaemonTests {
+    @Test func aFusionModelEnrollsVerifiesAndIdentifies() async throws {
+        let fixture = try await DaemonFixture(fusion: true)
+        let client = try fixture.client()
+        let status = try client.request(#"{"op":"status"}"#)
+        #expect((status["model"] as? [String: Any])?["embedding_dim"] as? Double == 16)
+        let enrolled = try client.request(#"{"op":"enroll","speaker":"ada","audio":{"data":"\#(DaemonFixture.audio(voice: 0, seed: 1))"}}"#)
+        #expect(enrolled["ok"] as? Bool == true, "\(enrolled)")
+        _ = try client.request(#"{"op":"enroll","speaker":"bob","audio":{"data":"\#(DaemonFixture.audio(voice: 1, seed: 1))"}}"#)
+        // The enrolled clip itself scores 1 against a one-utterance centroid: the row holds
+        // exactly what the engine embeds, both blocks scaled and the whole of unit length.
+        let same = try client.request(#"{"op":"verify","speaker":"ada","audio":{"data":"\#(DaemonFixture.audio(voice: 0, seed: 1))"}}"#)
+        #expect(abs((same["score"] as? Double ?? 0) - 1) < 2e-4, "\(same)")
+        let engine = try VoiceprintEngine(modelPath: fixture.configuration.model)
+        let a = try engine.embed(try engine.decode(bytes: [UInt8](Data(base64Encoded: DaemonFixture.audio(voice: 0, seed: 2))!))).vector
+        let b = try engine.embed(try engine.decode(bytes: [UInt8](Data(base64Encoded: DaemonFixture.audio(voice: 0, seed: 1))!))).vector
+        let other = try client.request(#"{"op":"verify","speaker":"ada","audio":{"data":"\#(DaemonFixture.audio(voice: 0, seed: 2))"}}"#)
+        let expected = zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        #expect(abs((other["score"] as? Double ?? 0) - Double(expected)) < 1e-3, "\(other) against the engine's \(expected)")
+        let identified = try client.request(#"{"op":"identify","audio":{"data":"\#(DaemonFixture.audio(voice: 1, seed: 1))"}}"#)
+        let first = (identified["candidates"] as? [[String: Any]])?.first
+        #expect(first?["speaker"] as? String == "bob", "\(identified)")
         await fixture.stop()
     }
 }
