@@ -36,6 +36,12 @@ struct FuseCommand: ParsableCommand {
     var out: String
     @Option(help: "Creation time to record (ISO 8601); default now.")
     var created: String?
+    @Option(help: "Folder of SPEAKER/*.wav (synthetic training speakers): each speaker's mean fused embedding joins an AS-norm cohort.")
+    var cohortData: String?
+    @Option(help: "Cohort speakers (the first ones by name).")
+    var cohortSpeakers = 400
+    @Option(help: "Utterances per cohort speaker.")
+    var cohortUtterances = 5
     @Option(help: "Threads for embedding (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var engineOptions: EngineOptionGroup
@@ -114,9 +120,42 @@ struct FuseCommand: ParsableCommand {
                 "made_by": "voiceprint fuse",
             ])
         metadata.fusion = fusion
-        try ModelFile.container(encoders: loaded.map(\.model), metadata: metadata).write(to: out)
+        var cohort: Tensor?
+        if let cohortData {
+            let container = ModelFile.container(encoders: loaded.map(\.model), metadata: metadata)
+            let engine = try VoiceprintEngine(model: try ModelFile.decode(container, source: out), modelID: "fusion",
+                                              options: engineOptions.options)
+            cohort = try Self.cohort(engine, root: cohortData, speakers: cohortSpeakers, utterances: cohortUtterances, threads: threads)
+            print("cohort: \(cohort!.shape[0]) speaker means from \(cohortData)")
+        }
+        try ModelFile.container(encoders: loaded.map(\.model), metadata: metadata, cohort: cohort).write(to: out)
         _ = try ModelFile.load(path: out)   // what we wrote must load
         print("\(out): \(members.count) encoders, \(fusion.embeddingDimension)-d, shares \(fusion.shares.map { String(format: "%.3f", $0) }.joined(separator: "/"))")
+    }
+
+    /// The unit mean of each speaker's first utterances' fused embeddings, [N, D]: the
+    /// same kind of cohort training writes (impostor speakers for AS-norm).
+    static func cohort(_ engine: VoiceprintEngine, root: String, speakers: Int, utterances: Int, threads: Int) throws -> Tensor {
+        let fm = FileManager.default
+        let names = try fm.contentsOfDirectory(atPath: root).filter { name in
+            var isDirectory: ObjCBool = false
+            return fm.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }.sorted().prefix(speakers)
+        var files = [String](), owner = [Int]()
+        for (i, name) in names.enumerated() {
+            let clips = try fm.contentsOfDirectory(atPath: root + "/" + name).filter { $0.hasSuffix(".wav") }.sorted().prefix(utterances)
+            files += clips.map { name + "/" + $0 }
+            owner += [Int](repeating: i, count: clips.count)
+        }
+        guard !files.isEmpty else { throw ValidationError("--cohort-data \(root): no SPEAKER/*.wav files") }
+        let embeddings = TrialEmbeddings.compute(engine, files: files, root: root, threads: threads, label: "cohort")
+        var means = [[Float]](repeating: [Float](repeating: 0, count: engine.dimension), count: names.count)
+        for (file, i) in zip(files, owner) { for (d, v) in embeddings[file]!.enumerated() { means[i][d] += v } }
+        let rows = means.filter { $0.contains { $0 != 0 } }.map { mean -> [Float] in
+            let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+            return mean.map { $0 / norm }
+        }
+        return Tensor(shape: [rows.count, engine.dimension], storage: rows.flatMap { $0 })
     }
 
     static func metrics(_ scores: [Float], _ isTarget: [Bool]) -> VerificationMetrics {
