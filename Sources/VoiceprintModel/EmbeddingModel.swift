@@ -111,14 +111,16 @@ public final class EmbeddingModel {
         return InferenceNetwork(architecture: architecture, steps: steps, minimumFrames: minimumFrames, precision: precision)
     }
 
-    /// Each 2-D convolution followed by its BatchNorm becomes one convolution.
+    /// Each 2-D convolution followed by its BatchNorm becomes one convolution,
+    /// which also applies the ReLU that follows, if any (one pass over the output fewer).
     static func foldingNormalizations(_ steps: [any InferenceStep]) -> [any InferenceStep] {
         var result = [any InferenceStep]()
         var i = 0
         while i < steps.count {
             if i + 1 < steps.count, let folded = Convolution2DStep.fold(steps[i], steps[i + 1]) {
-                result.append(folded)
-                i += 2
+                let rectified = i + 2 < steps.count && steps[i + 2] is RectifierStep
+                result.append(rectified ? folded.rectifying() : folded)
+                i += rectified ? 3 : 2
             } else {
                 result.append(steps[i])
                 i += 1

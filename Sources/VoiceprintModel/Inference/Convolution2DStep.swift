@@ -15,8 +15,12 @@ public struct Convolution2DStep: InferenceStep {
     /// Input frequency bins F: a row's F·Cin values cannot be split without it.
     public let frequencyBins: Int
     public let window: Window2D
+    /// Serving only: a ReLU on the output, applied while the output is still in
+    /// cache (`EmbeddingModel.foldingNormalizations` sets it for conv → BN → ReLU).
+    public let rectifies: Bool
 
-    public init(weight: [Float], bias: [Float], inChannels: Int, outChannels: Int, frequencyBins: Int, window: Window2D) {
+    public init(weight: [Float], bias: [Float], inChannels: Int, outChannels: Int, frequencyBins: Int, window: Window2D,
+                rectifies: Bool = false) {
         precondition(weight.count == outChannels * window.time.kernel * window.frequency.kernel * inChannels,
                      "Conv2D(\(inChannels)→\(outChannels), \(window.description)): weight has \(weight.count) values")
         precondition(bias.count == outChannels, "Conv2D(\(inChannels)→\(outChannels)): bias has \(bias.count) values")
@@ -26,6 +30,7 @@ public struct Convolution2DStep: InferenceStep {
         self.outChannels = outChannels
         self.frequencyBins = frequencyBins
         self.window = window
+        self.rectifies = rectifies
     }
 
     var name: String { "Conv2D(\(inChannels)→\(outChannels), F \(frequencyBins), \(window.description))" }
@@ -41,13 +46,6 @@ public struct Convolution2DStep: InferenceStep {
     var isPointwise: Bool {
         window.time.kernel == 1 && window.frequency.kernel == 1 && window.time.stride == 1
             && window.frequency.stride == 1 && window.time.padding == 0 && window.frequency.padding == 0
-    }
-
-    public func apply(_ input: SequenceBatch) -> SequenceBatch {
-        let (columns, lengths) = unroll(input)
-        let values = DenseStep.affine(columns, rows: lengths.reduce(0, +) * outputBins, weight: weight, bias: bias,
-                                      inFeatures: patchWidth, outFeatures: outChannels)
-        return SequenceBatch(values: values, lengths: lengths, channels: outputBins * outChannels)
     }
 
     /// The im2col matrix [Σ T'·F', kT·kF·Cin] (cells in the padding stay zero)
@@ -113,7 +111,13 @@ extension Convolution2DStep {
             b[o] = (b[o] - affine.mean[o]) * scale + affine.beta[o]
         }
         return Convolution2DStep(weight: w, bias: b, inChannels: inChannels, outChannels: outChannels,
-                                 frequencyBins: frequencyBins, window: window)
+                                 frequencyBins: frequencyBins, window: window, rectifies: rectifies)
+    }
+
+    /// This convolution with a ReLU on its output (serving's conv → BN → ReLU).
+    public func rectifying() -> Convolution2DStep {
+        Convolution2DStep(weight: weight, bias: bias, inChannels: inChannels, outChannels: outChannels,
+                          frequencyBins: frequencyBins, window: window, rectifies: true)
     }
 
     /// `conv` then `norm` as one step when they are a convolution and its BatchNorm; nil otherwise.

@@ -23,7 +23,8 @@ public enum InferencePrecision: String, Sendable, Equatable, CaseIterable {
 /// Built once per model by `EmbeddingModel.inferenceNetwork()`. Batches of
 /// utterances go through in one pass: a recurrent encoder's windows of every
 /// utterance are stacked into one [ΣW, frames, F] batch; a TDNN's utterances
-/// keep their own lengths (`SequenceBatch`) and share each layer's sgemm.
+/// keep their own lengths (`SequenceBatch`) and share each layer's sgemm; a
+/// residual network's utterances go through one after another.
 public struct InferenceNetwork: Sendable {
     public let architecture: Architecture
     public let steps: [any InferenceStep]
@@ -70,6 +71,15 @@ public struct InferenceNetwork: Sendable {
         }
         guard !batch.isEmpty else { return [] }
         let d = embeddingDimension
+        if architecture.isResidual {
+            // One utterance at a time: a 2-D map's activations are F times a TDNN's,
+            // and a whole batch's no longer fit in cache (16 at once cost more per
+            // utterance than one alone); there is no small matrix product to share.
+            return batch.map { features in
+                forward(SequenceBatch(values: features.values, lengths: [features.frames],
+                                      channels: architecture.inputDimension)).row(0)
+            }
+        }
         guard let window = architecture.window else {
             let input = SequenceBatch(values: batch.flatMap(\.values), lengths: batch.map(\.frames),
                                       channels: architecture.inputDimension)

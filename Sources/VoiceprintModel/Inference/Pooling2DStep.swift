@@ -38,8 +38,68 @@ public struct Pooling2DStep: InferenceStep {
     public var outputBins: Int { window.outputBins(frequencyBins, name) }
 
     public func apply(_ input: SequenceBatch) -> SequenceBatch {
-        let pooled = pool(input, recordingArgmax: false)
-        return SequenceBatch(values: pooled.values, lengths: pooled.lengths, channels: outputBins * pooled.channels)
+        let c = channels(of: input)
+        let lengths = input.lengths.map { window.outputFrames($0, name) }
+        let count = lengths.reduce(0, +) * outputBins * c
+        let values = [Float](unsafeUninitializedCapacity: count) { y, initialized in
+            if count > 0 {
+                input.values.withUnsafeBufferPointer { x in
+                    pool(x.baseAddress!, lengths: input.lengths, channels: c, into: y.baseAddress!)
+                }
+            }
+            initialized = count
+        }
+        return SequenceBatch(values: values, lengths: lengths, channels: outputBins * c)
+    }
+
+    /// Serving's pooling: the same windows, divisors and summation order as
+    /// `pool(_:recordingArgmax:)`, but channel-innermost over raw pointers so the
+    /// loops vectorise (the stem's max pool runs at full resolution), and no
+    /// argmax. Every output value is written.
+    func pool(_ x: UnsafePointer<Float>, lengths: [Int], channels c: Int, into y: UnsafeMutablePointer<Float>) {
+        let bins = frequencyBins, outBins = outputBins
+        var out = y, inRow = 0
+        for frames in lengths {
+            for to in 0..<window.outputFrames(frames, name) {
+                let (times, paddedTimes) = window.time.cells(to, of: frames)
+                for fo in 0..<outBins {
+                    let (freqs, paddedFreqs) = window.frequency.cells(fo, of: bins)
+                    switch kind {
+                    case .maximum:
+                        var first = true
+                        for f in freqs {
+                            for t in times {
+                                let cell = x + ((inRow + t) * bins + f) * c
+                                if first {
+                                    for ch in 0..<c { out[ch] = cell[ch] }
+                                    first = false
+                                } else {
+                                    // NaN wins, as in `pool(_:recordingArgmax:)`.
+                                    for ch in 0..<c {
+                                        let v = cell[ch], best = out[ch]
+                                        out[ch] = v > best || v.isNaN ? v : best
+                                    }
+                                }
+                            }
+                        }
+                        if first { for ch in 0..<c { out[ch] = -Float.infinity } }
+                    case .average(let countIncludePad):
+                        let divisor = Float(Self.divisor(times, paddedTimes, freqs, paddedFreqs,
+                                                         countIncludePad: countIncludePad))
+                        for ch in 0..<c { out[ch] = 0 }
+                        for t in times {
+                            for f in freqs {
+                                let cell = x + ((inRow + t) * bins + f) * c
+                                for ch in 0..<c { out[ch] += cell[ch] }
+                            }
+                        }
+                        for ch in 0..<c { out[ch] /= divisor }
+                    }
+                    out += c
+                }
+            }
+            inRow += frames
+        }
     }
 
     /// Channels per cell of a batch whose rows hold F·C values.

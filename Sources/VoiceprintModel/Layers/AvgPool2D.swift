@@ -27,7 +27,7 @@ public final class AvgPool2D: Layer {
         _ = step.outputBins   // a layer that can never produce a bin is a configuration error: fail at init
     }
 
-    private var step: Pooling2DStep {
+    var step: Pooling2DStep {
         Pooling2DStep(kind: .average(countIncludePad: countIncludePad), window: window, frequencyBins: frequencyBins)
     }
 

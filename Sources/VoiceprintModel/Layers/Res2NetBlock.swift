@@ -195,19 +195,17 @@ public final class Res2NetBlock: Layer {
 
     // MARK: - Inference
 
-    /// Every convolution with its BatchNorm folded in (`Convolution2DStep.folding`):
-    /// serving runs five convolutions and no normalisation pass.
+    /// Every convolution with its BatchNorm folded in (`Convolution2DStep.folding`),
+    /// and the ReLUs of conv1 and the branches folded into those convolutions.
     public func inferenceStep() -> any InferenceStep {
-        let identity = PassThroughStep()
-        func folded(_ conv: Conv2D, _ bn: BatchNorm) -> any InferenceStep {
+        func folded(_ conv: Conv2D, _ bn: BatchNorm) -> Convolution2DStep {
             Convolution2DStep.fold(conv.inferenceStep(), bn.inferenceStep())!
         }
         return Res2NetBlockStep(inChannels: inChannels, outChannels: outChannels, width: width, scale: scale, type: type,
-                                conv1: folded(conv1, bn1), bn1: identity,
-                                convs: zip(convs, bns).map { folded($0, $1) }, bns: bns.map { _ in identity },
-                                pool: pool?.inferenceStep(), conv3: folded(conv3, bn3), bn3: identity,
-                                se: se.inferenceStep(),
-                                downsample: downsample.map { (pool: $0.pool.inferenceStep(), conv: folded($0.conv, $0.bn), bn: identity) })
+                                conv1: folded(conv1, bn1).rectifying(),
+                                convs: zip(convs, bns).map { folded($0, $1).rectifying() },
+                                pool: pool?.step, conv3: folded(conv3, bn3), se: se.step,
+                                downsample: downsample.map { (pool: $0.pool.step, conv: folded($0.conv, $0.bn)) })
     }
 
     // MARK: - Channel plumbing on [B, T, F, C] tensors
@@ -239,103 +237,5 @@ public final class Res2NetBlock: Layer {
         x.withUnsafeBufferPointer { x in
             y.withUnsafeMutableBufferPointer { y in for i in 0..<y.count { y[i] += x[i] } }
         }
-    }
-}
-
-/// `Res2NetBlock`'s inference computation: the owned layers' steps composed on a
-/// ragged batch whose rows hold F·C values (time frame by time frame).
-public struct Res2NetBlockStep: InferenceStep {
-    public let inChannels: Int
-    public let outChannels: Int
-    public let width: Int
-    public let scale: Int
-    public let type: Res2NetBlock.BlockType
-    let conv1: any InferenceStep
-    let bn1: any InferenceStep
-    let convs: [any InferenceStep]
-    let bns: [any InferenceStep]
-    let pool: (any InferenceStep)?
-    let conv3: any InferenceStep
-    let bn3: any InferenceStep
-    let se: any InferenceStep
-    let downsample: (pool: any InferenceStep, conv: any InferenceStep, bn: any InferenceStep)?
-
-    public func apply(_ input: SequenceBatch) -> SequenceBatch {
-        precondition(input.channels % inChannels == 0,
-                     "Res2NetBlock(\(inChannels)→\(outChannels)): rows of \(input.channels) values do not split into cells")
-        let relu = RectifierStep()
-        let split = relu.apply(Self.perCell(bn1, conv1.apply(input), channels: width * scale))
-        let bins = split.channels / (width * scale)
-        func group(_ g: Int) -> SequenceBatch {
-            SequenceBatch(values: Self.gather(split.values, channels: width * scale, offset: g * width, width: width),
-                          lengths: split.lengths, channels: bins * width)
-        }
-        var outputs = [SequenceBatch]()
-        var sp = group(0)
-        for i in 0..<(scale - 1) {
-            if i > 0 {
-                let next = group(i)
-                if type == .stage {
-                    sp = next
-                } else {
-                    Res2NetBlock.add(next.values, into: &sp.values)
-                }
-            }
-            sp = relu.apply(Self.perCell(bns[i], convs[i].apply(sp), channels: width))
-            outputs.append(sp)
-        }
-        let last = group(scale - 1)
-        outputs.append(pool?.apply(last) ?? last)
-        let outBins = outputs[0].channels / width
-        let joined = SequenceBatch(values: Self.join(outputs.map { ($0.values, width) }), lengths: outputs[0].lengths,
-                                   channels: outBins * width * scale)
-        var main = se.apply(Self.perCell(bn3, conv3.apply(joined), channels: outChannels))
-        let shortcut = downsample.map { ds in
-            Self.perCell(ds.bn, ds.conv.apply(ds.pool.apply(input)), channels: outChannels)
-        } ?? input
-        precondition(main.lengths == shortcut.lengths && main.channels == shortcut.channels,
-                     "Res2NetBlock: branch and shortcut disagree")
-        Res2NetBlock.add(shortcut.values, into: &main.values)
-        return relu.apply(main)
-    }
-
-    /// A per-channel step (BatchNorm) on rows of F·C values: every cell as a row of C.
-    static func perCell(_ step: any InferenceStep, _ batch: SequenceBatch, channels: Int) -> SequenceBatch {
-        let cells = SequenceBatch(values: batch.values, lengths: [batch.values.count / channels], channels: channels)
-        return SequenceBatch(values: step.apply(cells).values, lengths: batch.lengths, channels: batch.channels)
-    }
-
-    /// Channels [offset, offset + width) of every cell of `channels` values.
-    static func gather(_ x: [Float], channels: Int, offset: Int, width: Int) -> [Float] {
-        let cells = x.count / channels
-        var y = [Float](repeating: 0, count: cells * width)
-        x.withUnsafeBufferPointer { x in
-            y.withUnsafeMutableBufferPointer { y in
-                for cell in 0..<cells {
-                    for k in 0..<width { y[cell * width + k] = x[cell * channels + offset + k] }
-                }
-            }
-        }
-        return y
-    }
-
-    /// Parts with the same number of cells (values, channels per cell) joined cell by cell, in order.
-    static func join(_ parts: [(values: [Float], channels: Int)]) -> [Float] {
-        let total = parts.reduce(0) { $0 + $1.channels }
-        let cells = parts[0].values.count / parts[0].channels
-        var y = [Float](repeating: 0, count: cells * total)
-        var offset = 0
-        for part in parts {
-            precondition(part.values.count == cells * part.channels, "Res2NetBlock: concatenated parts differ in size")
-            part.values.withUnsafeBufferPointer { x in
-                y.withUnsafeMutableBufferPointer { y in
-                    for cell in 0..<cells {
-                        for k in 0..<part.channels { y[cell * total + offset + k] = x[cell * part.channels + k] }
-                    }
-                }
-            }
-            offset += part.channels
-        }
-        return y
     }
 }

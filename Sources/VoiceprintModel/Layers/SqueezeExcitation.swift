@@ -34,7 +34,7 @@ public final class SqueezeExcitation: Layer {
         expandBias = Parameter(name: "expand.bias", value: Tensor(zeros: [channels]))
     }
 
-    private var step: SqueezeExcitationStep {
+    var step: SqueezeExcitationStep {
         SqueezeExcitationStep(reduceWeight: reduceWeight.value.storage, reduceBias: reduceBias.value.storage,
                               expandWeight: expandWeight.value.storage, expandBias: expandBias.value.storage,
                               channels: channels, bottleneck: bottleneck)
