@@ -24,6 +24,8 @@ public struct EnrollmentProtocol: Sendable {
         public var targets: [Float] = []
         public var impostors: [Float] = []
         public var sameLanguageImpostors: [Float] = []
+
+        public init() {}
     }
 
     public let corpus: EnrollmentCorpus

@@ -113,7 +113,7 @@ public struct OperatingPoints: Codable, Sendable, Equatable {
                 guard p.targetFAR < q.targetFAR else {
                     throw .invalid("level \"\(level.rawValue)\": target_far \(p.targetFAR) is not below \"\(looser.rawValue)\"'s \(q.targetFAR)")
                 }
-                if let k = zip(p.thresholds, q.thresholds).firstIndex(where: { $0 < $1 }) {
+                if let k = p.thresholds.indices.first(where: { p.thresholds[$0] < q.thresholds[$0] }) {
                     throw .invalid("level \"\(level.rawValue)\": threshold \(p.thresholds[k]) for K = \(k + 1) is below \"\(looser.rawValue)\"'s \(q.thresholds[k])")
                 }
             }

@@ -11,7 +11,7 @@ import VoiceprintTestSupport
         let impostors: [Float] = (0..<100).map { Float($0) / 100 }
         let t = OperatingPointCalibrator.threshold(impostors: impostors, falseAcceptRate: 0.05)
         #expect(OperatingPointCalibrator.rate(impostors, atOrAbove: t) == 0.05)
-        #expect(t > 0.94 && t <= 0.95.nextUp)
+        #expect(t > 0.94 && t <= Float(0.95).nextUp)
         // Below one allowed false accept: above the highest impostor.
         let strict = OperatingPointCalibrator.threshold(impostors: impostors, falseAcceptRate: 0.001)
         #expect(strict > 0.99 && OperatingPointCalibrator.rate(impostors, atOrAbove: strict) == 0)
@@ -54,7 +54,7 @@ import VoiceprintTestSupport
             try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
             // Listed in reverse name order: the manifest's order is the enrollment order.
             let files = (0..<3).reversed().map { "\(name)/\($0).wav" }
-            for f in files { FileManager.default.createFile(atPath: root + "/" + f, contents: Data()) }
+            for f in files { _ = FileManager.default.createFile(atPath: root + "/" + f, contents: Data()) }
             let utterances = files.map { #"{"path":"\#($0)"}"# }.joined(separator: ",")
             lines.append(#"{"speaker":"\#(name)","language":"\#(language)","no_impostor_pairs_with":[\#(excluded.map { "\"\($0)\"" }.joined(separator: ","))],"utterances":[\#(utterances)]}"#)
         }

@@ -133,3 +133,27 @@ import VoiceprintTestSupport
         await fixture.stop()
     }
 }
+
+extension OperatingPointsDaemonTests {
+    /// `calibrate` edits the container's metadata only: a fusion file keeps its encoders
+    /// and fusion description, and the daemon's engine loads it with its levels.
+    @Test func aFusionFileKeepsItsFusionWhenCalibrated() throws {
+        let directory = try TemporaryDirectory("operating-points")
+        let path = directory.file("fusion.safetensors")
+        try DaemonFixture.writeFusion(to: path)
+        let before = try SafeTensors(path: path)
+        var file = before
+        let table = OperatingPoints(scoring: "cosine", levels: Dictionary(uniqueKeysWithValues: OperatingPoints.Level.allCases.enumerated().map { i, level in
+            (level, OperatingPoints.Point(targetFAR: level.defaultTargetFAR, thresholds: [0.5 + Float(i) / 10], falseAcceptRates: [0], falseRejectRates: [0]))
+        }), calibration: "test", impostorTrials: [1], targetTrials: [1])
+        file.metadata["operating_points"] = table.encoded()
+        try file.write(to: path)
+        let loaded = try ModelFile.load(path: path)
+        #expect(loaded.metadata.fusion != nil && loaded.encoders.count == 2)
+        #expect(loaded.metadata.operatingPoints == table)
+        let after = try SafeTensors(path: path)
+        #expect(after.tensors == before.tensors)
+        #expect(after.metadata.filter { $0.key != "operating_points" } == before.metadata)
+        #expect(try VoiceprintEngine(modelPath: path).metadata?.operatingPoints == table)
+    }
+}
