@@ -33,8 +33,8 @@ struct CalibrateCommand: ParsableCommand {
     var maxUtterances = 10
     @Option(help: "Speakers to use: all, or every other one by name (even, odd) for a speaker-disjoint split.")
     var speakers: EnrollmentCorpus.Half = .all
-    @Option(help: "Impostor trials the targets must hold on: all or same-language.")
-    var impostors: OperatingPointCalibrator.Impostors = .all
+    @Option(help: "Impostor trials the targets must hold on: all, same-language, or both (the higher threshold of the two).")
+    var impostors: OperatingPointCalibrator.Impostors = .both
     @Option(help: "Score normalisation the thresholds are for, as voiceprintd's score_normalization: none or as-norm.")
     var norm: CalibrationScoring = .none
     @Option(help: "Target false-accept rate of level low.")
@@ -76,7 +76,7 @@ struct CalibrateCommand: ParsableCommand {
             described.append("\(name) (\(speakerCount) speakers\(speakers == .all ? "" : ", \(speakers.rawValue) half by name"), \(trials.embeddings.count) utterances)")
         }
         let calibrator = OperatingPointCalibrator(targets: [.low: lowFar, .standard: standardFar, .high: highFar], impostors: impostors)
-        let description = "voiceprint calibrate: enrollment protocol (first K utterances enrolled as voiceprintd does, K = 1–\(maxUtterances), the rest tested; \(impostors.rawValue) other speakers as impostors, manifest exclusions left out) on \(described.joined(separator: "; ")); per K the highest threshold over the sets, non-decreasing in K"
+        let description = "voiceprint calibrate: enrollment protocol (first K utterances enrolled as voiceprintd does, K = 1–\(maxUtterances), the rest tested; impostors: other speakers, manifest exclusions left out; targets held on \(impostors == .both ? "all and on same-language impostors" : impostors.rawValue + " impostors")) on \(described.joined(separator: "; ")); per K the highest threshold over the sets, non-decreasing in K"
         let table: OperatingPoints
         do { table = try calibrator.calibrate(sets, scoring: norm.rawValue, description: description) } catch {
             EvaluateEnrollmentCommand.fail("\(error)", ExitStatus.usage)

@@ -29,7 +29,7 @@ import VoiceprintTestSupport
         // Set b's impostors score higher; at K = 2 a's would give a lower threshold than at K = 1.
         let a = OperatingPointCalibrator.Set(name: "a", scores: [Self.scores(impostorShift: 0.1), Self.scores(impostorShift: 0.05)])
         let b = OperatingPointCalibrator.Set(name: "b", scores: [Self.scores(impostorShift: 0.2), Self.scores(impostorShift: 0.0)])
-        let table = try OperatingPointCalibrator().calibrate([a, b], scoring: "cosine", description: "test")
+        let table = try OperatingPointCalibrator(impostors: .all).calibrate([a, b], scoring: "cosine", description: "test")
         for level in OperatingPoints.Level.allCases {
             let p = table.point(level)
             #expect(p.thresholds[1] >= p.thresholds[0], "\(level): \(p.thresholds)")
@@ -44,6 +44,11 @@ import VoiceprintTestSupport
         // Same-language calibration holds the target on the harder trials, and so sets higher thresholds.
         let hard = try OperatingPointCalibrator(impostors: .sameLanguage).calibrate([a, b], scoring: "cosine", description: "test")
         #expect(hard.point(.low).thresholds[0] > table.point(.low).thresholds[0])
+        // The default holds both: the higher threshold of the two at every level and K.
+        let both = try OperatingPointCalibrator().calibrate([a, b], scoring: "cosine", description: "test")
+        for level in OperatingPoints.Level.allCases {
+            #expect(both.point(level).thresholds == zip(table.point(level).thresholds, hard.point(level).thresholds).map { max($0, $1) }, "\(level)")
+        }
     }
 
     /// ROOT/manifest.jsonl with languages and an excluded pair; four speakers of three utterances.
