@@ -3,6 +3,7 @@ import Foundation
 import VoiceprintCalibration
 import VoiceprintEngine
 import VoiceprintModel
+import VoiceprintScoring
 
 /// `voiceprint evaluate-enrollment`: error rates under the daemon's own
 /// protocol (enroll the first K utterances into a centroid, verify the rest),
@@ -30,6 +31,8 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
     var speakers: EnrollmentCorpus.Half = .all
     @Option(help: "Score normalisation, as voiceprintd's score_normalization: none or as-norm.")
     var norm: CalibrationScoring = .none
+    @Option(help: "Also score with AS-norm against the other enrolled speakers' centroids, top N per side (issue 17, item 3), and compare.")
+    var enrolledCohort: Int?
     @Option(help: "Threads for embedding (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print the result as JSON.")
@@ -56,6 +59,27 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
         print("model:    \(engine.name) (\(engine.scorer.label))\(metadata.operatingPoints.map { " calibrated on: \($0.calibration)" } ?? ", no security levels")")
         print("data:     \(data): \(trials.corpus.speakers.count) speakers (\(speakers.rawValue)), \(trials.embeddings.count) files, \(trials.failures.count) unusable, \(trials.corpus.excludedPairCount) excluded impostor pairs")
         print(report.markdown)
+        if let topN = enrolledCohort { printCohortComparison(trials, counts: counts, topN: topN, scorer: engine.scorer) }
+    }
+
+    /// Threshold-free comparison of the engine's scoring with enrolled-cohort AS-norm:
+    /// EER and the false rejections at 1 % false accepts, all and same-language impostors.
+    private func printCohortComparison(_ trials: EnrollmentProtocol, counts: [Int], topN: Int, scorer: Scorer) {
+        print("\n| K | enrolled speakers | scoring | EER | EER same language | FRR at 1 % FAR | FRR at 1 % same-language FAR |")
+        print("|---|---|---|---|---|---|---|")
+        func cell(_ targets: [Float], _ impostors: [Float]) -> (String, String) {
+            guard !targets.isEmpty, !impostors.isEmpty else { return ("–", "–") }
+            let m = VerificationMetrics(targetScores: targets, impostorScores: impostors)
+            return (String(format: "%.2f %%", m.equalErrorRate.rate * 100), String(format: "%.2f %%", m.operatingPoint(atFalseAcceptRate: 0.01).falseRejectRate * 100))
+        }
+        for k in counts {
+            let speakers = trials.corpus.speakers.filter { trials.utterances(of: $0).count > k }.count
+            for (name, s) in [(scorer.label, trials.scores(enrolling: k, scorer: scorer)),
+                              ("AS-norm, enrolled cohort (top \(topN))", trials.enrolledCohortScores(enrolling: k, topN: topN))] {
+                let all = cell(s.targets, s.impostors), same = cell(s.targets, s.sameLanguageImpostors)
+                print("| \(k) | \(speakers) | \(name) | \(all.0) | \(same.0) | \(all.1) | \(same.1) |")
+            }
+        }
     }
 
     /// The engine the daemon would build for `score_normalization = norm`; exits 2 on a bad model.

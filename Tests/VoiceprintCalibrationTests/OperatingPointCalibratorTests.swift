@@ -91,4 +91,18 @@ import VoiceprintTestSupport
         let expected = Centroid(dimension: 4).adding(embeddings[files[0]]!).adding(embeddings[files[1]]!)
         #expect(EnrollmentProtocol(corpus: corpus, embeddings: embeddings).centroid(enrolling: Array(files.prefix(2))) == expected)
     }
+
+    /// The enrolled-cohort variant scores the same trials (same targets, impostors, exclusions).
+    @Test func theEnrolledCohortScoresTheSameTrials() throws {
+        let dir = try TemporaryDirectory()
+        let corpus = try Self.corpus(in: dir)
+        var rng = SeededGenerator(seed: 3)
+        var embeddings = [String: [Float]]()
+        for s in corpus.speakers { for f in s.utterances { embeddings[f] = TestEmbeddings.unit(dimension: 8, using: &rng) } }
+        let p = EnrollmentProtocol(corpus: corpus, embeddings: embeddings)
+        let plain = p.scores(enrolling: 1, scorer: Scorer(method: .cosine)), cohort = p.enrolledCohortScores(enrolling: 1, topN: 2)
+        #expect(cohort.targets.count == plain.targets.count && cohort.impostors.count == plain.impostors.count)
+        #expect(cohort.sameLanguageImpostors.count == plain.sameLanguageImpostors.count)
+        #expect(cohort.impostors.allSatisfy(\.isFinite))
+    }
 }
