@@ -103,6 +103,6 @@ import VoiceprintTestSupport
         let plain = p.scores(enrolling: 1, scorer: Scorer(method: .cosine)), cohort = p.enrolledCohortScores(enrolling: 1, topN: 2)
         #expect(cohort.targets.count == plain.targets.count && cohort.impostors.count == plain.impostors.count)
         #expect(cohort.sameLanguageImpostors.count == plain.sameLanguageImpostors.count)
-        #expect(cohort.impostors.allSatisfy(\.isFinite))
+        #expect(cohort.impostors.allSatisfy { $0.isFinite })
     }
 }
