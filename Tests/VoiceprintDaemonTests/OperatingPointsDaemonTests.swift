@@ -157,3 +157,50 @@ extension OperatingPointsDaemonTests {
         #expect(try VoiceprintEngine(modelPath: path).metadata?.operatingPoints == table)
     }
 }
+
+extension OperatingPointsDaemonTests {
+    static func voiceprint(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLIEndToEndTests.cli)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// The commands a deployer runs: calibrate writes a model whose levels
+    /// evaluate-enrollment then reports, per K, at the thresholds in the file.
+    @Test func calibrateAndEvaluateEnrollmentFromTheCommandLine() throws {
+        let directory = try TemporaryDirectory("operating-points")
+        let root = try Self.corpus(in: directory)
+        let plain = directory.file("plain.safetensors"), calibrated = directory.file("calibrated.safetensors")
+        try DaemonFixture.writeModel(to: plain)
+        let calibrate = try Self.voiceprint(["calibrate", "--model", plain, "--data", root, "--out", calibrated, "--max-utterances", "2"])
+        #expect(calibrate.status == 0, "\(calibrate.output)")
+        let table = try #require(try ModelFile.load(path: calibrated).metadata.operatingPoints)
+        #expect(table.maximumUtterances == 2 && table.calibration.contains("corpus (4 speakers"), "\(table.calibration)")
+        let evaluate = try Self.voiceprint(["evaluate-enrollment", "--model", calibrated, "--data", root, "--k", "1,2", "--json"])
+        #expect(evaluate.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(evaluate.output.utf8)) as! [String: Any]
+        let rows = object["results"] as! [[String: Any]]
+        #expect(rows.map { $0["k"] as? Int } == [1, 2])
+        for row in rows {
+            let k = row["k"] as! Int
+            let thresholds = row["thresholds"] as! [[String: Any]]
+            #expect(thresholds.map { $0["name"] as? String } == ["model", "low", "standard", "high"])
+            for level in OperatingPoints.Level.allCases {
+                let reported = thresholds.first { $0["name"] as? String == level.rawValue }!["threshold"] as! Double
+                #expect(Float(reported) == table.threshold(level, utterances: k))
+                // The calibration set itself: the realised rate is the table's, at most the target.
+                let far = thresholds.first { $0["name"] as? String == level.rawValue }!["far"] as! Double
+                #expect(far == table.point(level).falseAcceptRates[k - 1] && far <= table.point(level).targetFAR)
+            }
+        }
+        // Too few utterances for the K range asked: a usage error naming the fix.
+        #expect(try Self.voiceprint(["calibrate", "--model", plain, "--data", root, "--out", calibrated, "--max-utterances", "5"]).status == 2)
+    }
+}
