@@ -176,7 +176,7 @@ public final class Dispatcher: Sendable {
                       "security_level": runtime.securityLevel.map { .string($0.rawValue) } ?? .null,
                       "target_far": runtime.securityLevel.map { .number(runtime.operatingPoints!.point($0).targetFAR) } ?? .null,
                       "thresholds_by_utterances": runtime.securityLevel.map { level in
-                          .array(runtime.operatingPoints!.point(level).thresholds.map { .number((Double($0) * 10_000).rounded() / 10_000) })
+                          .array(runtime.operatingPoints!.point(level).thresholds.map { .number(Double($0)) })
                       } ?? .null,
                       "score_normalization": .string(runtime.configuration.scoreNormalization),
                       "precision": .string(runtime.engine.precision.rawValue),
