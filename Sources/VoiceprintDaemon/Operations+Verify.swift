@@ -14,6 +14,7 @@ extension Operations {
     var scorer: Scorer { runtime.engine.scorer }
 
     func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?, _ level: OperatingPoints.Level?) throws -> [String: JSONValue] {
+        try checkLevelApplies(level)
         let gate = dispatcher.gate
         let admin = peer.resolvedAdmin ?? dispatcher.policy.isAdmin(peer)
         guard gate.begin(speaker: speaker, uid: peer.uid) else {
@@ -76,6 +77,13 @@ extension Operations {
         return fields
     }
 
+    /// A level asked for where none is in use would silently be the single threshold:
+    /// the admin would believe in a false-accept rate nothing stands for.
+    private func checkLevelApplies(_ level: OperatingPoints.Level?) throws {
+        guard let level, runtime.operatingPoints == nil else { return }
+        throw WireError(.badRequest, "security_level \"\(level.rawValue)\" is not available: \(configuration.threshold != nil ? "threshold is set in the configuration" : "the model has no security levels for score_normalization = \(configuration.scoreNormalization) (voiceprint calibrate)"); this daemon decides with threshold \(runtime.threshold)")
+    }
+
     /// Utterances `speaker` enrolled with this model (0 when unknown).
     private func enrolledUtterances(_ speaker: String) throws -> Int {
         try dispatcher.store.speaker(named: speaker, model: runtime.modelID)?.utterances ?? 0
@@ -90,6 +98,7 @@ extension Operations {
     }
 
     func identify(_ audio: AudioSource, _ top: Int, _ level: OperatingPoints.Level?) throws -> [String: JSONValue] {
+        try checkLevelApplies(level)
         let now = Date()
         let e: UtteranceEmbedding
         do { e = try embed(audio).embedding } catch {

@@ -126,10 +126,14 @@ import VoiceprintTestSupport
     }
 
     @Test func aBadSecurityLevelIsABadRequest() async throws {
-        let fixture = try await DaemonFixture()
+        let fixture = try await DaemonFixture { $0.threshold = nil }
         let r = try fixture.client().request(#"{"op":"verify","speaker":"a","audio":{"data":"\#(DaemonFixture.audio(voice: 0))"},"security_level":"lax"}"#)
         #expect(code(r) == "bad_request", "\(r)")
         #expect(((r["error"] as? [String: Any])?["message"] as? String)?.contains("lax") == true)
+        // A valid level for a model without levels is refused, not silently the single threshold.
+        let unavailable = try fixture.client().request(#"{"op":"verify","speaker":"a","audio":{"data":"\#(DaemonFixture.audio(voice: 0))"},"security_level":"high"}"#)
+        #expect(code(unavailable) == "bad_request", "\(unavailable)")
+        #expect(((unavailable["error"] as? [String: Any])?["message"] as? String)?.contains("no security levels") == true, "\(unavailable)")
         await fixture.stop()
     }
 }
