@@ -61,13 +61,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The daemon's enrollment protocol offline: evaluate and calibrate security levels.
+        .target(name: "VoiceprintCalibration", dependencies: ["VoiceprintEngine", "VoiceprintModel", "VoiceprintScoring", "VoiceprintStore"]),
         .target(name: "VoiceprintTraining", dependencies: ["VoiceprintModel", "VoiceprintFeatures", "VoiceprintAudio", "VoiceprintScoring"]),
 
         .executableTarget(
             name: "voiceprint",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintScoring",
-                "VoiceprintEngine", "VoiceprintProtocol",
+                "VoiceprintEngine", "VoiceprintProtocol", "VoiceprintCalibration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -94,13 +96,14 @@ let package = Package(
             name: "VoiceprintEngineTests",
             dependencies: ["VoiceprintEngine", "VoiceprintModel", "VoiceprintScoring", "VoiceprintTestSupport"]
         ),
+        .testTarget(name: "VoiceprintCalibrationTests", dependencies: ["VoiceprintCalibration", "VoiceprintEngine", "VoiceprintModel", "VoiceprintStore", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintProtocolTests", dependencies: ["VoiceprintProtocol"]),
         .testTarget(
             name: "VoiceprintStoreTests",
             // GRDB directly: the migration tests write a v1 file with the schema as it shipped.
             dependencies: ["VoiceprintStore", "VoiceprintTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintEngine", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport"]),
+        .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintEngine", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport", "VoiceprintCalibration"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),
         .testTarget(
             name: "VoiceprintFeaturesTests",

@@ -87,7 +87,12 @@ public struct Configuration: Sendable, Equatable {
     /// Days an audit row is kept. Default 90.
     public var auditMaxDays = 90
     /// Override of the model's decision threshold on the cosine score. Default nil (use the model's).
+    /// When set, it also overrides `security_level`.
     public var threshold: Float? = nil
+    /// Security level: low, standard or high, each a target false-accept rate (5 %, 1 %, 0.1 %)
+    /// whose thresholds (per enrolled-utterance count) come from the model file's
+    /// `operating_points`. A model without them keeps its single threshold. Default standard.
+    public var securityLevel: OperatingPoints.Level = .standard
     /// Score normalisation: "none" or "as-norm" (needs a cohort in the model file). Default none.
     public var scoreNormalization = "none"
     /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
@@ -102,7 +107,7 @@ public struct Configuration: Sendable, Equatable {
         "workers", "batch_max_utterances", "batch_max_wait_ms", "precision", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
         "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "expose_scores", "max_failed_attempts",
         "lockout_seconds", "lockout_max_seconds", "replay_window_seconds", "audit_max_rows", "audit_max_days",
-        "threshold", "score_normalization", "log_level",
+        "threshold", "security_level", "score_normalization", "log_level",
     ]
 
     public var storePath: String { stateDirectory + "/enrollments.sqlite" }
@@ -191,6 +196,9 @@ public struct Configuration: Sendable, Equatable {
             if value == "model" || value.isEmpty { threshold = nil; break }
             guard let t = Float(value), (-1...1).contains(t) else { throw bad("a cosine from -1 to 1, or 'model'") }
             threshold = t
+        case "security_level":
+            guard let level = OperatingPoints.Level(rawValue: value) else { throw bad("low, standard or high") }
+            securityLevel = level
         case "score_normalization":
             guard value == "none" || value == "as-norm" else { throw bad("none or as-norm") }
             scoreNormalization = value

@@ -161,6 +161,7 @@ extension Daemon {
         audit_max_rows = \(c.auditMaxRows)
         audit_max_days = \(c.auditMaxDays)
         threshold = \(c.threshold.map { "\($0)" } ?? "model")
+        security_level = \(c.securityLevel.rawValue)   # \(runtime.securityLevel.map { "target FAR \(runtime.operatingPoints!.point($0).targetFAR), per-K thresholds from the model" } ?? "not in use: the model has no levels for this scoring, or threshold is set")
         score_normalization = \(c.scoreNormalization)
         log_level = \(c.logLevel)
         speakers enrolled for this model: \(runtime.index.count)

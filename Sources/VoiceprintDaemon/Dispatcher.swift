@@ -173,6 +173,11 @@ public final class Dispatcher: Sendable {
             "model": ["name": .string(runtime.name), "id": .string(runtime.modelID),
                       "embedding_dim": .number(Double(metadata.architecture.embeddingDimension)),
                       "threshold": .number(Double(runtime.threshold)),
+                      "security_level": runtime.securityLevel.map { .string($0.rawValue) } ?? .null,
+                      "target_far": runtime.securityLevel.map { .number(runtime.operatingPoints!.point($0).targetFAR) } ?? .null,
+                      "thresholds_by_utterances": runtime.securityLevel.map { level in
+                          .array(runtime.operatingPoints!.point(level).thresholds.map { .number(Double($0)) })
+                      } ?? .null,
                       "score_normalization": .string(runtime.configuration.scoreNormalization),
                       "precision": .string(runtime.engine.precision.rawValue),
                       "trained_on": .string(metadata.trainedOn)],

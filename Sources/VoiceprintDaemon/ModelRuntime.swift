@@ -13,8 +13,16 @@ public final class ModelRuntime: Sendable {
     public let configuration: Configuration
     /// Decoding limits, front end, network and scorer: the one path from audio to a score.
     public let engine: VoiceprintEngine
-    /// The decision threshold, on the scorer's scale.
+    /// The decision threshold, on the scorer's scale: with security levels, the
+    /// configured level's for a speaker of `reportedUtterances` utterances (what
+    /// `status` shows); verify and identify use `threshold(for:utterances:)`.
     public let threshold: Float
+    /// The model's security levels, when they apply to this configuration (see `init`).
+    public let operatingPoints: OperatingPoints?
+    /// The configured level; nil when the model has no levels for this scoring, or `threshold` is set.
+    public let securityLevel: OperatingPoints.Level?
+    /// The enrolled-utterance count whose threshold `status` reports as `threshold`.
+    public static let reportedUtterances = 3
     public let index: SpeakerIndex
 
     /// Fingerprint of the model file; tags every stored embedding.
@@ -42,9 +50,21 @@ public final class ModelRuntime: Sendable {
             }
         }
         let metadata = engine.metadata!
-        if configuration.scoreNormalization == "as-norm" {
+        // A model's levels apply when they were calibrated for the score this daemon computes,
+        // and no explicit threshold overrides them (an admin's deliberate choice).
+        let scoring = configuration.scoreNormalization == "as-norm" ? "as-norm" : "cosine"
+        if configuration.threshold == nil, let points = metadata.operatingPoints, points.scoring == scoring {
+            operatingPoints = points
+            securityLevel = configuration.securityLevel
+        } else {
+            operatingPoints = nil
+            securityLevel = nil
+        }
+        if let securityLevel, let operatingPoints {
+            threshold = operatingPoints.threshold(securityLevel, utterances: Self.reportedUtterances)
+        } else if configuration.scoreNormalization == "as-norm" {
             guard let t = configuration.threshold ?? metadata.extra["threshold_as_norm"].flatMap(Float.init) else {
-                throw ConfigurationError.invalid("score_normalization = as-norm needs a threshold on the normalised scale: set threshold, or use a model with threshold_as_norm")
+                throw ConfigurationError.invalid("score_normalization = as-norm needs a threshold on the normalised scale: set threshold, or use a model with threshold_as_norm or with security levels calibrated for as-norm (voiceprint calibrate --norm as-norm)")
             }
             threshold = t
         } else {
@@ -55,6 +75,13 @@ public final class ModelRuntime: Sendable {
         } else {
             index = try SpeakerIndex(store: store, model: modelID, dimension: engine.dimension)
         }
+    }
+
+    /// The threshold for a speaker enrolled with `utterances` utterances, at `level`
+    /// (an admin's per-request choice) or the configured level. Without levels, `threshold`.
+    public func threshold(for level: OperatingPoints.Level?, utterances: Int) -> Float {
+        guard let operatingPoints, let level = level ?? securityLevel else { return threshold }
+        return operatingPoints.threshold(level, utterances: utterances)
     }
 
     /// The engine settings a configuration asks for.

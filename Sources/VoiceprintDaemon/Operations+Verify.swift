@@ -13,7 +13,8 @@ import VoiceprintStore
 extension Operations {
     var scorer: Scorer { runtime.engine.scorer }
 
-    func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?) throws -> [String: JSONValue] {
+    func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?, _ level: OperatingPoints.Level?) throws -> [String: JSONValue] {
+        try checkLevelApplies(level)
         let gate = dispatcher.gate
         let admin = peer.resolvedAdmin ?? dispatcher.policy.isAdmin(peer)
         guard gate.begin(speaker: speaker, uid: peer.uid) else {
@@ -27,6 +28,9 @@ extension Operations {
         }
         // Known or not, the audio is decoded and embedded: the time taken must not tell them apart.
         let centroid = try runtime.index.centroid(of: speaker)
+        // With security levels the threshold depends on how many utterances the speaker
+        // enrolled (impostor scores rise with it). Read for unknown names too: same work.
+        let utterances = runtime.operatingPoints == nil ? 0 : try enrolledUtterances(speaker)
         let e: (audio: AudioBuffer, embedding: UtteranceEmbedding)
         do { e = try embed(audio) } catch {
             gate.audit(speaker: speaker, peer: peer, outcome: .error, model: runtime.name, now: now)
@@ -45,10 +49,11 @@ extension Operations {
             gate.audit(speaker: speaker, peer: peer, outcome: .unknown, model: runtime.name, now: now)
             if admin { throw try unknownSpeaker(speaker) }
             // To anyone else an unknown name is a rejected voice: same answer, same work.
-            return decision(speaker, accepted: false, score: nil, threshold: runtime.threshold, e.embedding, admin: admin)
+            return decision(speaker, accepted: false, score: nil, threshold: runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances),
+                            e.embedding, admin: admin)
         }
         let score = scorer.score(scorer.query(e.embedding.vector), speaker: speaker, centroid: centroid)
-        let threshold = requested ?? runtime.threshold
+        let threshold = requested ?? runtime.threshold(for: level, utterances: utterances)
         let accepted = score >= threshold
         if accepted {
             try gate.recordSuccess(speaker: speaker, uid: peer.uid)
@@ -72,6 +77,18 @@ extension Operations {
         return fields
     }
 
+    /// A level asked for where none is in use would silently be the single threshold:
+    /// the admin would believe in a false-accept rate nothing stands for.
+    private func checkLevelApplies(_ level: OperatingPoints.Level?) throws {
+        guard let level, runtime.operatingPoints == nil else { return }
+        throw WireError(.badRequest, "security_level \"\(level.rawValue)\" is not available: \(configuration.threshold != nil ? "threshold is set in the configuration" : "the model has no security levels for score_normalization = \(configuration.scoreNormalization) (voiceprint calibrate)"); this daemon decides with threshold \(runtime.threshold)")
+    }
+
+    /// Utterances `speaker` enrolled with this model (0 when unknown).
+    private func enrolledUtterances(_ speaker: String) throws -> Int {
+        try dispatcher.store.speaker(named: speaker, model: runtime.modelID)?.utterances ?? 0
+    }
+
     /// The admin's answer for a name with no voiceprint for this model.
     private func unknownSpeaker(_ speaker: String) throws -> WireError {
         if let summary = try dispatcher.store.speaker(named: speaker, model: runtime.modelID), summary.staleUtterances > 0 {
@@ -80,7 +97,8 @@ extension Operations {
         return WireError(.unknownSpeaker, "no speaker named \"\(speaker)\" is enrolled")
     }
 
-    func identify(_ audio: AudioSource, _ top: Int) throws -> [String: JSONValue] {
+    func identify(_ audio: AudioSource, _ top: Int, _ level: OperatingPoints.Level?) throws -> [String: JSONValue] {
+        try checkLevelApplies(level)
         let now = Date()
         let e: UtteranceEmbedding
         do { e = try embed(audio).embedding } catch {
@@ -98,7 +116,11 @@ extension Operations {
         } else {
             candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }
         }
-        let threshold = runtime.threshold
+        // The best candidate is the match if it passes its own threshold (with levels, its enrolled count's).
+        var threshold = runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances)
+        if let best = candidates.first, runtime.operatingPoints != nil {
+            threshold = runtime.threshold(for: level, utterances: try enrolledUtterances(best.speaker))
+        }
         let match = candidates.first.flatMap { $0.score >= threshold ? $0.speaker : nil }
         dispatcher.gate.audit(speaker: match, peer: peer, outcome: match == nil ? .rejected : .accepted, model: runtime.name, now: now)
         return ["candidates": .array(candidates.map { ["speaker": .string($0.speaker), "score": score4($0.score)] }),

@@ -18,8 +18,10 @@ struct Operations {
         switch request {
         case .hello, .status: preconditionFailure("answered on the event loop")
         case .enroll(let speaker, let audio): return try enroll(speaker, audio)
-        case .verify(let speaker, let audio, let threshold): return try verify(speaker, audio, threshold)
-        case .identify(let audio, let top): return try identify(audio, top ?? 5)
+        case .verify(let speaker, let audio, let threshold, let level):
+            return try verify(speaker, audio, threshold, level.flatMap(OperatingPoints.Level.init(rawValue:)))
+        case .identify(let audio, let top, let level):
+            return try identify(audio, top ?? 5, level.flatMap(OperatingPoints.Level.init(rawValue:)))
         case .list: return try list()
         case .delete(let speaker): return try delete(speaker)
         case .unlock(let speaker): return try unlock(speaker)

@@ -26,7 +26,7 @@ public struct Peer: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Access control (DESIGN.md §5). Anyone who can connect may `hello`,
-/// `status` and `verify` (without a threshold override); `enroll`, `delete`,
+/// `status` and `verify` (without a threshold or security_level override); `enroll`, `delete`,
 /// `list`, `identify`, `embed`, `unlock` and `audit` need an admin: root, the daemon's own user, or a member of the admin group.
 /// With self-service on, a user may enroll and delete the speaker named
 /// after their own login.
@@ -70,9 +70,12 @@ public struct Policy: Sendable {
                 : "this daemon does not read audio by path; send the file's bytes as audio.data")
         }
         switch request {
-        case .verify(_, _, let threshold?) where !admin:
+        case .verify(_, _, let threshold?, _) where !admin:
             // A threshold is the daemon's decision; from a peer it would be "accept me at -1".
             return WireError(.forbidden, "a threshold override (\(threshold)) is only for admins; verify decides with the daemon's threshold")
+        case .verify(_, _, _, let level?) where !admin:
+            // A level is a threshold by another name: "low" would be a peer lowering its own bar.
+            return WireError(.forbidden, "a security_level (\(level)) is only for admins; verify decides at the daemon's level")
         case .hello, .status, .verify:
             return nil
         case .enroll(let speaker, _), .delete(let speaker):
@@ -91,7 +94,7 @@ extension Request {
     /// The audio a request carries, if any.
     public var audioSource: AudioSource? {
         switch self {
-        case .enroll(_, let a), .verify(_, let a, _), .identify(let a, _), .embed(let a): return a
+        case .enroll(_, let a), .verify(_, let a, _, _), .identify(let a, _, _), .embed(let a): return a
         case .hello, .status, .list, .delete, .unlock, .audit: return nil
         }
     }

@@ -23,6 +23,8 @@ public struct ModelMetadata: Sendable, Equatable {
     /// The encoders and score combination of a fusion file (`architecture.family` "fusion");
     /// `features` is then its first encoder's.
     public var fusion: ScoreFusion? = nil
+    /// Security levels with per-K thresholds (`voiceprint calibrate`), when calibrated.
+    public var operatingPoints: OperatingPoints? = nil
 
     public init(architecture: Architecture, features: FeatureOptions = FeatureOptions(), threshold: Float = 0.5,
                 thresholdFalseAcceptRate: Double? = nil, equalErrorRate: Double? = nil,
@@ -51,8 +53,9 @@ public struct ModelMetadata: Sendable, Equatable {
         static let trainedOn = "trained_on"
         static let created = "created"
         static let fusion = "fusion"
+        static let operatingPoints = "operating_points"
         static let reserved: Set<String> = [format, formatVersion, architecture, features, embeddingDimension,
-                                            threshold, thresholdFAR, eer, trainedOn, created, fusion]
+                                            threshold, thresholdFAR, eer, trainedOn, created, fusion, operatingPoints]
     }
 
     func encoded() -> [String: String] {
@@ -70,6 +73,7 @@ public struct ModelMetadata: Sendable, Equatable {
         map[Key.trainedOn] = trainedOn
         map[Key.created] = created
         if let fusion { map[Key.fusion] = String(decoding: try! encoder.encode(fusion), as: UTF8.self) }
+        if let operatingPoints { map[Key.operatingPoints] = operatingPoints.encoded() }
         return map
     }
 
@@ -130,6 +134,11 @@ public struct ModelMetadata: Sendable, Equatable {
         equalErrorRate = map[Key.eer].flatMap(Double.init)
         trainedOn = map[Key.trainedOn] ?? ""
         created = map[Key.created] ?? ""
+        if let text = map[Key.operatingPoints] {
+            do { operatingPoints = try OperatingPoints(decoding: text) } catch {
+                throw fail("metadata field \"operating_points\": \(error)")
+            }
+        }
         extra = map.filter { !Key.reserved.contains($0.key) }
     }
 }

@@ -38,8 +38,9 @@ public enum Request: Sendable, Equatable {
     case hello
     case status
     case enroll(speaker: String, audio: AudioSource)
-    case verify(speaker: String, audio: AudioSource, threshold: Float?)
-    case identify(audio: AudioSource, top: Int?)
+    /// `securityLevel`: "low", "standard" or "high" instead of the daemon's (admins).
+    case verify(speaker: String, audio: AudioSource, threshold: Float?, securityLevel: String? = nil)
+    case identify(audio: AudioSource, top: Int?, securityLevel: String? = nil)
     case list
     case delete(speaker: String)
     case embed(audio: AudioSource)
@@ -77,13 +78,15 @@ public enum Request: Sendable, Equatable {
         case .enroll(let speaker, let source):
             fields["speaker"] = .string(speaker)
             fields["audio"] = audio(source)
-        case .verify(let speaker, let source, let threshold):
+        case .verify(let speaker, let source, let threshold, let level):
             fields["speaker"] = .string(speaker)
             fields["audio"] = audio(source)
             if let threshold { fields["threshold"] = .number(Double(threshold)) }
-        case .identify(let source, let top):
+            if let level { fields["security_level"] = .string(level) }
+        case .identify(let source, let top, let level):
             fields["audio"] = audio(source)
             if let top { fields["top"] = .number(Double(top)) }
+            if let level { fields["security_level"] = .string(level) }
         case .delete(let speaker), .unlock(let speaker):
             fields["speaker"] = .string(speaker)
         case .embed(let source):
@@ -162,7 +165,8 @@ public enum RequestParser {
                 }
                 threshold = Float(n)
             }
-            return .verify(speaker: try speaker(fields), audio: try audio(fields), threshold: threshold)
+            return .verify(speaker: try speaker(fields), audio: try audio(fields), threshold: threshold,
+                           securityLevel: try securityLevel(fields))
         case .identify:
             var top: Int?
             if let t = fields["top"], t != .null {
@@ -171,7 +175,7 @@ public enum RequestParser {
                 }
                 top = Int(n)
             }
-            return .identify(audio: try audio(fields), top: top)
+            return .identify(audio: try audio(fields), top: top, securityLevel: try securityLevel(fields))
         case .delete: return .delete(speaker: try speaker(fields))
         case .embed: return .embed(audio: try audio(fields))
         case .unlock: return .unlock(speaker: try speaker(fields))
@@ -194,6 +198,17 @@ public enum RequestParser {
             }
             return .audit(speaker: name, since: since, limit: limit)
         }
+    }
+
+    /// The security levels a request may name (the model file's `operating_points` levels).
+    public static let securityLevels = ["low", "standard", "high"]
+
+    private static func securityLevel(_ fields: [String: JSONValue]) throws(WireError) -> String? {
+        guard let value = fields["security_level"], value != .null else { return nil }
+        guard case .string(let level) = value, securityLevels.contains(level) else {
+            throw WireError(.badRequest, "field \"security_level\" must be \"low\", \"standard\" or \"high\", got \(value.encoded.prefix(32))")
+        }
+        return level
     }
 
     private static func speaker(_ fields: [String: JSONValue]) throws(WireError) -> String {

@@ -8,15 +8,20 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify", abstract: "Check that AUDIO is SPEAKER's voice (exit 0 accepted, 1 rejected).")
     @Argument(help: "Enrolled speaker name.") var speaker: String
     @Argument(help: "Audio file, or - for standard input.") var audio: String
-    @Option(help: "Decision threshold for this check (default: the daemon's).") var threshold: Float?
+    @Option(help: "Decision threshold for this check (default: the daemon's; admins only).") var threshold: Float?
+    @Option(help: "Security level for this check: low, standard or high (default: the daemon's; admins only).") var securityLevel: String?
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if let threshold, !(-1...1).contains(threshold) { throw ValidationError("--threshold \(threshold) must be between -1 and 1") }
+        if let securityLevel, !RequestParser.securityLevels.contains(securityLevel) {
+            throw ValidationError("--security-level \(securityLevel) must be low, standard or high")
+        }
     }
 
     func run() throws {
-        let r = try client.call(.verify(speaker: speaker, audio: ClientOptions.audio(audio), threshold: threshold))
+        let r = try client.call(.verify(speaker: speaker, audio: ClientOptions.audio(audio), threshold: threshold,
+                                           securityLevel: securityLevel))
         let accepted = r["accepted"]?.bool == true
         if !client.json {
             // The score and threshold come only to admins (expose_scores): print what was sent.

@@ -36,7 +36,7 @@ struct VoiceprintCommand: ParsableCommand {
         subcommands: [
             EnrollCommand.self, VerifyCommand.self, IdentifyCommand.self, ListCommand.self, DeleteCommand.self,
             StatusCommand.self, UnlockCommand.self, AuditCommand.self, EmbedCommand.self, FeaturesCommand.self, TrainCommand.self,
-            EvaluateCommand.self, ImportCommand.self, FuseCommand.self,
+            EvaluateCommand.self, EvaluateEnrollmentCommand.self, CalibrateCommand.self, ImportCommand.self, FuseCommand.self,
         ]
     )
 

@@ -53,6 +53,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     @Option(help: "Audit trail rows kept.") var auditMaxRows: String?
     @Option(help: "Days an audit row is kept.") var auditMaxDays: String?
     @Option(help: "Decision threshold override (cosine), or 'model'.") var threshold: String?
+    @Option(help: "Security level: low, standard or high (target false-accept rates 5 %, 1 %, 0.1 %; needs a calibrated model).") var securityLevel: String?
     @Option(help: "Score normalisation: none or as-norm.") var scoreNormalization: String?
     @Option(help: "Log level.") var logLevel: String?
 
@@ -70,7 +71,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
             ("max_queue_per_uid", maxQueuePerUid), ("request_deadline", requestDeadline), ("expose_scores", exposeScores),
             ("max_failed_attempts", maxFailedAttempts), ("lockout_seconds", lockoutSeconds), ("lockout_max_seconds", lockoutMaxSeconds),
             ("replay_window_seconds", replayWindowSeconds), ("audit_max_rows", auditMaxRows), ("audit_max_days", auditMaxDays),
-            ("threshold", threshold),
+            ("threshold", threshold), ("security_level", securityLevel),
             ("score_normalization", scoreNormalization), ("log_level", logLevel),
         ]
         for (key, value) in flags { if let value { try configuration.set(key, value, source: "--\(key.replacingOccurrences(of: "_", with: "-"))") } }

@@ -21,6 +21,14 @@ import VoiceprintProtocol
         }
     }
 
+    @Test func aSecurityLevelInVerifyIsForAdminsOnly() {
+        let p = policy()
+        let request = Request.verify(speaker: "alice", audio: audio, threshold: nil, securityLevel: "low")
+        let refusal = p.check(request, from: stranger)
+        #expect(refusal?.code == .forbidden && refusal?.message.contains("security_level (low)") == true, "\(String(describing: refusal))")
+        #expect(p.check(request, from: Peer(pid: 1, uid: 0, gid: 0)) == nil, "root may choose the level")
+    }
+
     @Test func adminOperationsAreForbiddenToOthers() {
         let p = policy()
         for request in [Request.enroll(speaker: "alice", audio: audio), .delete(speaker: "alice"), .list,
