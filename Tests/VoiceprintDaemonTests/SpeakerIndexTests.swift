@@ -8,11 +8,11 @@ import VoiceprintTestSupport
 /// never change a ranking or a score from what an exact float32 scan gives.
 @Suite struct SpeakerIndexTests {
     let dir: TemporaryDirectory
-    let store: EnrollmentStore
+    let store: SQLiteEnrollmentStore
 
     init() throws {
         dir = try TemporaryDirectory("speaker-index")
-        store = try EnrollmentStore(path: dir.file("store.db"))
+        store = try SQLiteEnrollmentStore(path: dir.file("store.db"))
     }
 
     @Test func centroidIsTheNormalisedSumOfEnrollments() throws {
@@ -142,7 +142,7 @@ import VoiceprintTestSupport
 struct ExactScan {
     let centroids: [String: [Float]]
 
-    init(store: EnrollmentStore, model: String) throws {
+    init(store: SQLiteEnrollmentStore, model: String) throws {
         var centroids = [String: [Float]]()
         for speaker in try store.speakers(model: model) where speaker.utterances > 0 {
             centroids[speaker.name] = try store.centroid(of: speaker.name, model: model)?.unit
