@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test check-precision bench bench-features bench-model bench-daemon bench-hostile bench-peer eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test check-precision bench bench-features bench-model bench-daemon bench-hostile bench-peer bench-fleet eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -53,6 +53,11 @@ bench-daemon: build
 bench-hostile: build
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-hostile
+
+# voiceprintd on a shared PostgreSQL store beside SQLite, and sync latency between two daemons (docs/fleet.md).
+bench-fleet: build
+	$(SWIFT) build -c release --product VoiceprintBench
+	./scripts/bench-fleet
 
 # voiceprintd beside Resemblyzer (PyPI, in the venv eval-real makes) on the same 3 s clips.
 bench-peer: build

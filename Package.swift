@@ -87,8 +87,9 @@ let package = Package(
             name: "VoiceprintBench",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintEngine",
-                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintScoring", "CRecurrentKernels",
+                "VoiceprintStore", "VoiceprintPostgres", "VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintScoring", "CRecurrentKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
