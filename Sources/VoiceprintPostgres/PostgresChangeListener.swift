@@ -49,13 +49,13 @@ final class PostgresChangeListener: @unchecked Sendable {
     func start() throws(StoreError) { try listen() }
 
     func stop() {
-        let connection: PostgresConnection? = state.withLockedValue {
-            $0.stopped = true
-            $0.listening = false
-            defer { $0.connection = nil }
-            return $0.connection
+        let connection: PostgresConnection? = state.withLockedValue { state in
+            state.stopped = true
+            state.listening = false
+            defer { state.connection = nil }
+            return state.connection
         }
-        if let connection { _ = try? connection.close().wait() }
+        if let connection { PostgresConnections.discard(connection) }
     }
 
     /// Installs the handler and hands it the changes queued before it.
@@ -78,7 +78,7 @@ final class PostgresChangeListener: @unchecked Sendable {
         do {
             _ = try connections.run("LISTEN \(unescaped: PostgresSchema.channel)", on: connection)
         } catch {
-            connection.close().whenComplete { _ in }
+            PostgresConnections.discard(connection)
             throw error
         }
         let stopped = state.withLockedValue { state in
@@ -87,7 +87,7 @@ final class PostgresChangeListener: @unchecked Sendable {
             state.retryDelay = 0.1
             return state.stopped
         }
-        if stopped { connection.close().whenComplete { _ in }; return }
+        if stopped { PostgresConnections.discard(connection); return }
         connection.closeFuture.whenComplete { [weak self] _ in self?.lost(connection, reason: "the connection closed") }
         schedulePing(connection)
     }
@@ -125,7 +125,7 @@ final class PostgresChangeListener: @unchecked Sendable {
         do { try handler(change) } catch {
             logger.warning("applying a store change failed; reconnecting to resynchronise", metadata: ["error": "\(error)"])
             let connection = state.withLockedValue { $0.connection }
-            connection?.close().whenComplete { _ in }
+            connection.map(PostgresConnections.discard)
         }
     }
 
@@ -152,7 +152,7 @@ final class PostgresChangeListener: @unchecked Sendable {
             return (true, state.stopped)
         }
         guard current, !stopped else { return }
-        connection.close().whenComplete { _ in }
+        PostgresConnections.discard(connection)
         logger.warning("store listener lost its connection; reconnecting", metadata: ["reason": "\(reason)"])
         connections.markUnavailable(reason)
         retry()

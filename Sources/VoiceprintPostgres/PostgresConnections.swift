@@ -69,6 +69,20 @@ final class PostgresConnections: @unchecked Sendable {
         return c
     }
 
+    /// Where connections go, for messages: the socket file or host:port.
+    var endpointDescription: String {
+        switch url.endpoint {
+        case .unixSocket: return url.socketPath!
+        case .tcp(let host, let port): return "\(host):\(port)"
+        }
+    }
+
+    /// Closes a connection without waiting, keeping it alive until it is closed
+    /// (postgres-nio requires a connection to be closed before it is released).
+    static func discard(_ connection: PostgresConnection) {
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
     /// Opens a connection outside the pool (the change listener's own).
     func connect() throws(StoreError) -> PostgresConnection {
         let id = lock.withLock { nextID += 1; return nextID }
@@ -78,7 +92,7 @@ final class PostgresConnections: @unchecked Sendable {
             markAvailable()
             return connection
         } catch {
-            let reason = "cannot connect: \(Self.describe(error))"
+            let reason = "cannot connect to \(endpointDescription): \(Self.describe(error))"
             markUnavailable(reason)
             throw .unavailable(store: url.description, reason: reason)
         }
@@ -107,7 +121,7 @@ final class PostgresConnections: @unchecked Sendable {
             throw .database(Self.describe(error))
         } catch {
             // The connection's state is unknown: close it so its statement cannot still commit later.
-            connection.close().whenComplete { _ in }
+            Self.discard(connection)
             let reason = Self.describe(error)
             markUnavailable(reason)
             throw .unavailable(store: url.description, reason: reason)
@@ -183,7 +197,7 @@ final class PostgresConnections: @unchecked Sendable {
             lock.signal()
             return drop
         }
-        if drop { connection.close().whenComplete { _ in } }
+        if drop { Self.discard(connection) }
     }
 
     /// Blocks the calling thread (never an event loop) for the future's value, at most `seconds`.

@@ -32,7 +32,7 @@ extension PostgresEnrollmentStore {
 
     public func recordSuccess(speaker: String, uid: UInt32) throws(StoreError) {
         // One statement: a delete that finds nothing costs no more than the look-up SQLite does first.
-        try withConnection { tx throws(StoreError) in
+        _ = try withConnection { tx throws(StoreError) in
             try tx.run("DELETE FROM attempt WHERE speaker = \(speaker) AND uid = \(Int64(uid))")
         }
     }

@@ -87,7 +87,7 @@ extension PostgresEnrollmentStore {
 
     static func writeCodes(_ tx: PostgresTransaction, speakerID: Int64, model: String, of centroid: Centroid) throws(StoreError) {
         let codes = CentroidCodes(quantizing: centroid.unit)
-        let bytes = codes.codes.withUnsafeBufferPointer { Data(buffer: $0) }
+        let bytes = ByteBuffer(bytes: codes.codes.lazy.map { UInt8(bitPattern: $0) })
         try tx.run("""
             INSERT INTO centroid_code(speaker_id, model, scale, residual, codes)
             VALUES (\(speakerID), \(model), \(Double(codes.scale)), \(Double(codes.residual)), \(bytes))

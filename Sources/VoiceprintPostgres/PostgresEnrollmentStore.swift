@@ -62,7 +62,7 @@ public final class PostgresEnrollmentStore: EnrollmentStoring {
             let id = try Self.upsertSpeaker(tx, speaker, now: now)
             try tx.run("""
                 INSERT INTO utterance(speaker_id, model, dimension, embedding, speech_seconds, created)
-                VALUES (\(id), \(model), \(embedding.count), \(EmbeddingBlob.encode(embedding)), \(speechSeconds), \(now))
+                VALUES (\(id), \(model), \(embedding.count), \(Self.bytes(EmbeddingBlob.encode(embedding))), \(speechSeconds), \(now))
                 """)
             guard let centroid = try Self.replayCentroid(tx, speakerID: id, model: model) else {
                 throw .database("the utterance just stored for \"\(speaker)\" is missing")
@@ -85,7 +85,7 @@ public final class PostgresEnrollmentStore: EnrollmentStoring {
                 let id = try Self.upsertSpeaker(tx, e.speaker, now: now)
                 try tx.run("""
                     INSERT INTO utterance(speaker_id, model, dimension, embedding, speech_seconds, created)
-                    VALUES (\(id), \(model), \(e.vector.count), \(EmbeddingBlob.encode(e.vector)), \(e.speechSeconds), \(now))
+                    VALUES (\(id), \(model), \(e.vector.count), \(Self.bytes(EmbeddingBlob.encode(e.vector))), \(e.speechSeconds), \(now))
                     """)
                 if let centroid = try Self.replayCentroid(tx, speakerID: id, model: model) {
                     try Self.writeCodes(tx, speakerID: id, model: model, of: centroid)
@@ -160,9 +160,13 @@ public final class PostgresEnrollmentStore: EnrollmentStoring {
         try tx.run("SELECT pg_notify(\(PostgresSchema.channel), \(origin + "|" + change))")
     }
 
-    static func decode<T>(_ row: PostgresRow, as type: T.Type) throws(StoreError) -> T {
-        do { return try row.decode(T.self) } catch { throw .database("unexpected row: \(PostgresConnections.describe(error))") }
+    static func decode<each Column: PostgresDecodable>(_ row: PostgresRow, as type: (repeat each Column).Type) throws(StoreError)
+        -> (repeat each Column) {
+        do { return try row.decode(type) } catch { throw .database("unexpected row: \(PostgresConnections.describe(error))") }
     }
+
+    /// Bytes as a bind parameter: `Data` would make the query's interpolation throw untyped errors.
+    static func bytes(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
 
     static func upsertSpeaker(_ tx: PostgresTransaction, _ name: String, now: Double) throws(StoreError) -> Int64 {
         guard let row = try tx.run("""
