@@ -14,8 +14,31 @@ extension Dispatcher {
         guard let url = configuration.store else { return try SQLiteEnrollmentStore(path: configuration.storePath) }
         let store = try PostgresEnrollmentStore(url: PostgresURL(url), maxConnections: min(configuration.resolvedPoolThreads + 1, 16),
                                                 logger: logger)
+        do { try checkMarker(of: store, in: configuration.stateDirectory) } catch {
+            store.close()
+            throw error
+        }
         logger.notice("enrollment store opened", metadata: ["store": "\(store.location)", "store_id": "\(store.storeID)"])
         return store
+    }
+
+    /// The identity of the database this daemon last used, kept in its state
+    /// directory, as the SQLite store keeps its marker: a database that was dropped
+    /// and created again empty, or another database behind the same URL, has
+    /// another identity and is refused instead of silently serving no one.
+    static func checkMarker(of store: PostgresEnrollmentStore, in stateDirectory: String) throws {
+        let marker = stateDirectory + "/postgresql-store.id"
+        if let text = try? String(contentsOfFile: marker, encoding: .utf8) {
+            let recorded = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard recorded == store.storeID else {
+                throw StoreError.storeReplaced(store: store.location, marker: marker, storeID: store.storeID, markerID: recorded)
+            }
+            return
+        }
+        guard FileManager.default.createFile(atPath: marker, contents: Data((store.storeID + "\n").utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw StoreError.marker(path: marker, reason: "cannot write it")
+        }
     }
 
     /// Keeps the index current with changes other daemons commit. Runs on the store's

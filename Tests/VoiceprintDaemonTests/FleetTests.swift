@@ -25,7 +25,10 @@ import VoiceprintTestSupport
         let cluster = try PostgresTestCluster.shared.get()
         let url = cluster.url(database: try cluster.createDatabase())
         let fleet: (inout Configuration) -> Void = { $0.store = url; $0.maxFailedAttempts = 1000 }
-        let a = try await DaemonFixture(adjust: fleet), b = try await DaemonFixture(adjust: fleet)
+        let a = try await DaemonFixture(adjust: fleet)
+        // The same model file (a fleet must share one: embeddings are tagged with its fingerprint,
+        // and each fixture's file records when it was written).
+        let b = try await DaemonFixture { fleet(&$0); $0.model = a.configuration.model }
         let ca = try a.client(), cb = try b.client()
         for seed: UInt64 in 1...2 {
             let enroll = try ca.request(#"{"op":"enroll","speaker":"alice","audio":{"data":"\#(DaemonFixture.audio(voice: 0, seed: seed))"}}"#)
@@ -65,6 +68,24 @@ import VoiceprintTestSupport
         #expect(store?["location"] as? String == url)
         await a.stop()
         await b.stop()
+    }
+
+    /// A daemon remembers which database it served: another one behind its URL (a
+    /// database dropped and created again empty, say) is refused, naming both.
+    @Test func anotherDatabaseBehindTheURLIsRefused() async throws {
+        let cluster = try PostgresTestCluster.shared.get()
+        let state = try TemporaryDirectory()
+        let first = cluster.url(database: try cluster.createDatabase())
+        let a = try await DaemonFixture { $0.store = first; $0.stateDirectory = state.path }
+        await a.stop()
+        let marker = try String(contentsOfFile: state.file("postgresql-store.id"), encoding: .utf8)
+        let second = cluster.url(database: try cluster.createDatabase())
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await DaemonFixture { $0.store = second; $0.stateDirectory = state.path }
+        }
+        let message = "\(error.map { "\($0)" } ?? "")"
+        #expect(message.contains(second) && message.contains(marker.trimmingCharacters(in: .whitespacesAndNewlines)), "\(message)")
+        #expect(message.contains("refusing to use another store"), "\(message)")
     }
 
     /// PostgreSQL restarted under the daemon: requests that need the store fail with
