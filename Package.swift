@@ -111,7 +111,7 @@ let package = Package(
             name: "VoiceprintStoreTests",
             // GRDB directly: the migration tests write a v1 file with the schema as it shipped.
             dependencies: ["VoiceprintStore", "VoiceprintPostgres", "VoiceprintTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintEngine", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import Testing
 import VoiceprintPostgres
 import VoiceprintStore
@@ -97,6 +98,54 @@ import VoiceprintTestSupport
         #expect(changes.wait(seconds: 30) { $0.contains(.resync) })
         let up = store.health()
         #expect(up.available && up.liveSync == true && up.reconnects >= 1)
+    }
+
+    /// Enrollments keep coming from two threads while the server crashes and comes
+    /// back: some fail (`unavailable`, or the server's own refusal while it recovers),
+    /// and every one that was acknowledged is in the store afterwards.
+    @Test func everyAcknowledgedEnrollmentSurvivesACrashUnderLoad() throws {
+        let cluster = try PostgresTestCluster()
+        defer { try? cluster.stop() }
+        let store = try PostgresEnrollmentStore(url: cluster.url(database: try cluster.createDatabase()), logger: Logger(label: "test-store"))
+        defer { store.close() }
+        let acknowledged = ChangeLog(), failures = ChangeLog()
+        let stop = NIOLockedValueBox(false)
+        // Threads, not tasks: the writers block, and Swift's cooperative pool has one thread per core.
+        let writers = DispatchGroup()
+        for writer in 0..<2 {
+            writers.enter()
+            Thread.detachNewThread {
+                defer { writers.leave() }
+                var i = 0
+                while !stop.withLockedValue({ $0 }) {
+                    let name = "w\(writer)-\(i)"
+                    i += 1
+                    do {
+                        let e = try store.addUtterance(speaker: name, model: "m", embedding: [1, Float(i)], speechSeconds: 1)
+                        acknowledged.append(.enrolled(speakerID: e.centroid.speakerID, name: name, model: "m"))
+                    } catch {
+                        failures.append(.deleted(speakerID: 0, name: "\(error)"))
+                        usleep(10_000)
+                    }
+                }
+            }
+        }
+        usleep(500_000)
+        try cluster.restart(immediate: true, downFor: 0.5)
+        // Until enrollments succeed again after the restart.
+        let before = acknowledged.snapshot.count
+        _ = acknowledged.wait(seconds: 30) { $0.count > before + 10 }
+        stop.withLockedValue { $0 = true }
+        writers.wait()
+        #expect(!failures.snapshot.isEmpty, "the restart should have failed some enrollments")
+        let stored = Set(try store.speakers(model: "m").map(\.name))
+        let missing = acknowledged.snapshot.compactMap { change -> String? in
+            guard case .enrolled(_, let name, _) = change, !stored.contains(name) else { return nil }
+            return name
+        }
+        #expect(missing.isEmpty, "acknowledged but lost: \(missing)")
+        #expect(acknowledged.snapshot.count > 10)
+        for failure in failures.snapshot { #expect(!"\(failure)".contains("hunter2")) }
     }
 
     @Test func aServerThatIsNotThereIsNamedAtOpen() throws {

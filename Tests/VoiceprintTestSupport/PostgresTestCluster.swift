@@ -39,7 +39,8 @@ public final class PostgresTestCluster: @unchecked Sendable {
     public init() throws {
         bin = try Self.findBinaries()
         owner = geteuid() == 0 ? 65534 : nil
-        directory = NSTemporaryDirectory() + "voiceprint-pg-" + UUID().uuidString.prefix(8).lowercased()
+        // /tmp, not $TMPDIR: the unprivileged user must reach it, and a socket path has at most 107 bytes.
+        directory = "/tmp/voiceprint-pg-" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if let owner { guard chown(directory, owner, owner) == 0 else { throw PostgresClusterError(step: "chown", detail: directory) } }
         let initdb = try run([bin + "/initdb", "-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--no-locale", "-N"])
