@@ -135,7 +135,7 @@ ZSHCOMP   = $(PREFIX)/share/zsh/site-functions
 FISHCOMP  = $(PREFIX)/share/fish/vendor_completions.d
 INSTALLED = $(BINDIR)/voiceprint $(BINDIR)/voiceprintd $(SHAREDIR)/default.safetensors $(SHAREDIR)/README.md \
             $(SHAREDIR)/voiceprint-tdnn.safetensors $(SHAREDIR)/resemblyzer-ge2e.LICENSE.txt \
-            $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
+            $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(DOCDIR)/fleet.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
             $(UNITDIR)/voiceprintd.service $(UNITDIR)/voiceprintd.socket $(SYSUSERS)/voiceprint.conf \
             $(TMPFILES)/voiceprint.conf $(BASHCOMP)/voiceprint $(ZSHCOMP)/_voiceprint $(FISHCOMP)/voiceprint.fish
 
@@ -150,7 +150,7 @@ install-files:
 	@# The default is a derivative of an Apache-2.0 model: its licence travels with it.
 	install -m 0644 Models/default.safetensors Models/voiceprint-tdnn.safetensors Models/README.md \
 	  Models/resemblyzer-ge2e.LICENSE.txt $(DESTDIR)$(SHAREDIR)/
-	install -m 0644 docs/protocol.md docs/integration.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/protocol.md docs/integration.md docs/fleet.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/man/voiceprint.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/voiceprintd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|/usr/local|$(PREFIX)|g' systemd/voiceprintd.service > $(DESTDIR)$(UNITDIR)/voiceprintd.service
