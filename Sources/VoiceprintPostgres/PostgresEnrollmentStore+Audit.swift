@@ -6,16 +6,22 @@ import VoiceprintStore
 /// fleet (each entry's uid and pid are those of the host that answered),
 /// pruned with every append by two index range deletes.
 extension PostgresEnrollmentStore {
+    /// One statement, so one round trip and one commit per verify: the insert and
+    /// both prunes are data-modifying parts of it, which see the same snapshot, so
+    /// neither prune can touch the new row (its id is above the first's bound, its
+    /// time is the present).
     public func appendAudit(_ entry: AuditEntry, retention: AuditRetention) throws(StoreError) {
-        try transaction { tx throws(StoreError) in
-            guard let row = try tx.run("""
-                INSERT INTO audit(time, uid, pid, speaker, outcome, model)
-                VALUES (\(entry.time.timeIntervalSince1970), \(Int64(entry.uid)), \(Int64(entry.pid)), \(entry.speaker),
-                        \(entry.outcome.rawValue), \(entry.model)) RETURNING id
-                """).first else { throw .database("the audit entry got no id") }
-            let id = try Self.decode(row, as: Int64.self)
-            try tx.run("DELETE FROM audit WHERE id <= \(id - Int64(clamping: retention.maxRows))")
-            try tx.run("DELETE FROM audit WHERE time < \(retention.cutoff(appending: entry.time).timeIntervalSince1970)")
+        _ = try withConnection { tx throws(StoreError) in
+            try tx.run("""
+                WITH appended AS (
+                    INSERT INTO audit(time, uid, pid, speaker, outcome, model)
+                    VALUES (\(entry.time.timeIntervalSince1970), \(Int64(entry.uid)), \(Int64(entry.pid)), \(entry.speaker),
+                            \(entry.outcome.rawValue), \(entry.model)) RETURNING id
+                ), by_rows AS (
+                    DELETE FROM audit WHERE id <= (SELECT id FROM appended) - \(Int64(clamping: retention.maxRows))
+                )
+                DELETE FROM audit WHERE time < \(retention.cutoff(appending: entry.time).timeIntervalSince1970)
+                """)
         }
     }
 
