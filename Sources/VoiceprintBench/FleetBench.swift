@@ -21,7 +21,7 @@ struct FleetBench: ParsableCommand {
     @Option(help: "Model file.") var model = "Models/default.safetensors"
     @Option(help: "PostgreSQL URL of an empty database (libpq syntax).") var store: String
     @Option(help: "Enrolled speakers.") var speakers = 100_000
-    @Option(help: "Identify and verify requests per store (upper bound).") var requests = 50
+    @Option(help: "Identify and verify requests per store, over three rounds (upper bound).") var requests = 150
     @Option(help: "Enrollments and deletions timed from daemon A to daemon B.") var syncRounds = 20
     @Option(help: "Write the measurements as JSON here.") var json: String?
 
@@ -70,23 +70,44 @@ struct FleetBench: ParsableCommand {
         let probe = clip(&rng)
         func line(_ request: Request) -> [UInt8] { Array((request.encoded() + "\n").utf8) }
 
-        for (name, flags) in [("SQLite", [String]()), ("PostgreSQL", ["--store", store])] {
-            let daemon = try DaemonUnderTest(binary: binary, model: model, directory: work + "/" + name.lowercased(), arguments: flags)
-            row("\(name): start to READY=1 with \(speakers) speakers", String(format: "%.0f ms", daemon.readyAfter! * 1000), "",
-                daemon.readyAfter! * 1000)
-            row("\(name): resident memory with \(speakers) speakers", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
-            let client = BenchClient(path: daemon.socket)!
-            for audio in enrollment { _ = client.request(line(.enroll(speaker: "bench", audio: .data(audio)))) }
-            for (op, request) in [("identify (top 5)", Request.identify(audio: .data(probe), top: 5)),
-                                  ("verify", Request.verify(speaker: "bench", audio: .data(probe), threshold: nil))] {
-                let result = DaemonBench.load(socket: daemon.socket, lines: [[line(request)]], clients: 1, requests: requests, seconds: 60)
-                let s = result.latencies.sorted()
-                let median = s.isEmpty ? .nan : s[s.count / 2] * 1000
-                row("\(name): \(op) among \(speakers + 1) speakers, one client: median", String(format: "%.1f ms", median),
-                    String(format: "%.1f – %.1f ms, %d errors", (s.first ?? .nan) * 1000, (s.last ?? .nan) * 1000, result.errors), median)
+        // Three rounds, the engines taking turns within each: the cores are shared, and a load
+        // that drifts during the run then weighs on both alike.
+        let engines = [("SQLite", [String]()), ("PostgreSQL", ["--store", store])]
+        var ready = [String: [Double]](), memory = [String: [Double]](), latency = [String: [Double]](), errors = [String: Int]()
+        for _ in 0..<3 {
+            for (name, flags) in engines {
+                let daemon = try DaemonUnderTest(binary: binary, model: model, directory: work + "/" + name.lowercased(), arguments: flags)
+                ready[name, default: []].append(daemon.readyAfter! * 1000)
+                memory[name, default: []].append(daemon.residentMB)
+                let client = BenchClient(path: daemon.socket)!
+                for audio in enrollment { _ = client.request(line(.enroll(speaker: "bench", audio: .data(audio)))) }
+                for (op, request) in [("identify (top 5)", Request.identify(audio: .data(probe), top: 5)),
+                                      ("verify", Request.verify(speaker: "bench", audio: .data(probe), threshold: nil))] {
+                    let result = DaemonBench.load(socket: daemon.socket, lines: [[line(request)]], clients: 1,
+                                                  requests: max(1, requests / 3), seconds: 60)
+                    latency[name + " " + op, default: []] += result.latencies.map { $0 * 1000 }
+                    errors[name + " " + op, default: 0] += result.errors
+                }
+                _ = client.request(line(.delete(speaker: "bench")))
+                daemon.stop()
             }
-            _ = client.request(line(.delete(speaker: "bench")))
-            daemon.stop()
+        }
+        func spread(_ values: [Double], _ unit: String, _ format: String) -> (String, String, Double) {
+            let s = values.sorted()
+            return (String(format: format, s[s.count / 2]) + " " + unit,
+                    String(format: format + " – " + format, s.first!, s.last!) + " " + unit, s[s.count / 2])
+        }
+        for (name, _) in engines {
+            let r = spread(ready[name]!, "ms", "%.0f"), m = spread(memory[name]!, "MB", "%.1f")
+            row("\(name): start to READY=1 with \(speakers) speakers (3 starts)", r.0, r.1, r.2)
+            row("\(name): resident memory with \(speakers) speakers (3 starts)", m.0, m.1, m.2)
+        }
+        for op in ["identify (top 5)", "verify"] {
+            for (name, _) in engines {
+                let l = spread(latency[name + " " + op]!, "ms", "%.1f")
+                row("\(name): \(op) among \(speakers + 1) speakers, one client: median", l.0,
+                    l.1 + ", \(latency[name + " " + op]!.count) requests, \(errors[name + " " + op]!) errors", l.2)
+            }
         }
 
         // Two daemons on the one database: A's acknowledgement to B's index.
