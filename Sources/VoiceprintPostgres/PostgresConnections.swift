@@ -117,7 +117,7 @@ final class PostgresConnections: @unchecked Sendable {
     func run(_ query: PostgresQuery, on connection: PostgresConnection) throws(StoreError) -> PostgresQueryResult {
         do {
             return try Self.wait(connection.query(query, logger: logger), seconds: queryTimeout)
-        } catch let error as PSQLError where error.code == .server {
+        } catch let error as PSQLError where error.code == .server && !Self.isServerGoingAway(error) {
             throw .database(Self.describe(error))
         } catch {
             // The connection's state is unknown: close it so its statement cannot still commit later.
@@ -217,6 +217,14 @@ final class PostgresConnections: @unchecked Sendable {
     struct TimedOut: Error, CustomStringConvertible {
         var seconds: Double
         var description: String { "no answer from the server within \(seconds) s" }
+    }
+
+    /// The server's refusals that mean "not now" rather than "not this": it is shutting
+    /// down, starting up or recovering (SQLSTATE class 57, operator intervention), or
+    /// the connection failed (class 08). Reported as `.unavailable`, like a lost connection.
+    static func isServerGoingAway(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("57") || state.hasPrefix("08")
     }
 
     /// A message for an error from postgres-nio: the server's own words, or the
