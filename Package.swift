@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages, one system-library target each.
@@ -40,11 +41,21 @@ let package = Package(
         .target(name: "VoiceprintEngine", dependencies: ["VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintScoring"]),
         .target(name: "VoiceprintProtocol"),
         .target(name: "VoiceprintStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // The fleet store (docs/fleet.md): PostgreSQL through postgres-nio, kept apart so the
+        // embedded SQLite store needs none of it.
+        .target(
+            name: "VoiceprintPostgres",
+            dependencies: [
+                "VoiceprintStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "VoiceprintDaemon",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintScoring", "VoiceprintEngine",
-                "VoiceprintProtocol", "VoiceprintStore",
+                "VoiceprintProtocol", "VoiceprintStore", "VoiceprintPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -78,8 +89,9 @@ let package = Package(
             name: "VoiceprintBench",
             dependencies: [
                 "VoiceprintAudio", "VoiceprintFeatures", "VoiceprintModel", "VoiceprintTraining", "VoiceprintEngine",
-                "VoiceprintStore", "VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintScoring", "CRecurrentKernels",
+                "VoiceprintStore", "VoiceprintPostgres", "VoiceprintDaemon", "VoiceprintProtocol", "VoiceprintScoring", "CRecurrentKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -101,7 +113,8 @@ let package = Package(
         .testTarget(
             name: "VoiceprintStoreTests",
             // GRDB directly: the migration tests write a v1 file with the schema as it shipped.
-            dependencies: ["VoiceprintStore", "VoiceprintTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["VoiceprintStore", "VoiceprintPostgres", "VoiceprintTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(name: "VoiceprintDaemonTests", dependencies: ["VoiceprintDaemon", "VoiceprintEngine", "VoiceprintProtocol", "VoiceprintModel", "VoiceprintTestSupport", "VoiceprintCalibration"]),
         .testTarget(name: "VoiceprintAudioTests", dependencies: ["VoiceprintAudio", "VoiceprintTestSupport"]),

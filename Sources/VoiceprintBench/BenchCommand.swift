@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voiceprint-bench",
         abstract: "Release-mode benchmarks for Voiceprint (run through `make bench`).",
-        subcommands: [FeatureBench.self, EmbeddingBench.self, TrainingBench.self, DaemonBench.self, DecodeBench.self, HostileBench.self, ClipsBench.self, PrecisionBench.self]
+        subcommands: [FeatureBench.self, EmbeddingBench.self, TrainingBench.self, DaemonBench.self, FleetBench.self, DecodeBench.self, HostileBench.self, ClipsBench.self, PrecisionBench.self]
     )
 }

@@ -91,7 +91,7 @@ struct DaemonBench: ParsableCommand {
         for count in speakers.split(separator: ",").compactMap({ Int($0) }) {
             let directory = work + "/identify\(count)"
             try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
-            let store = try EnrollmentStore(path: directory + "/state/enrollments.sqlite")
+            let store = try SQLiteEnrollmentStore(path: directory + "/state/enrollments.sqlite")
             var embeddingRng = SeededGenerator(seed: UInt64(count))
             let batch = (0..<count).map { i -> StoredEmbedding in
                 var v = (0..<192).map { _ in Float(embeddingRng.gaussian()) }

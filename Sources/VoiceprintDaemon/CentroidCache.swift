@@ -53,6 +53,14 @@ final class CentroidCache: @unchecked Sendable {
         }
     }
 
+    /// Changes may have been missed (a fleet store resynchronising): nothing cached can be trusted.
+    func removeAll() {
+        lock.withLock {
+            generation += 1
+            entries.removeAll()
+        }
+    }
+
     /// Called under `lock`. When full, an arbitrary entry makes room: no recency
     /// bookkeeping on the hot path, and a speaker who verifies often is back after one miss.
     private func store(_ centroid: [Float], for speaker: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import VoiceprintEngine
 import VoiceprintModel
+import VoiceprintPostgres
 
 /// Every setting of voiceprintd, with its default. The same keys are read from
 /// the configuration file (`key = value` lines) and from command-line flags
@@ -14,6 +15,10 @@ public struct Configuration: Sendable, Equatable {
     public var socketGroup: String? = nil
     /// State directory (created 0700) holding the enrollment store. Default ./state.
     public var stateDirectory = "./state"
+    /// Where enrollments, lockouts and the audit trail live: nil for SQLite in the
+    /// state directory (`storePath`), or a `postgresql://` URL (libpq syntax) for a
+    /// database shared by a fleet of daemons (docs/fleet.md). Default nil.
+    public var store: String? = nil
     /// Model file. Default: the shipped model (`ModelFile.defaultPath`).
     public var model = ModelFile.defaultPath
     /// Members of this group are admins (enroll, delete, list, identify, embed). Default nil: only root and the daemon's user.
@@ -102,7 +107,7 @@ public struct Configuration: Sendable, Equatable {
 
     /// The keys of the file format, in documentation order.
     public static let keys = [
-        "socket", "socket_mode", "socket_group", "state_dir", "model", "admin_group", "self_service", "allow_paths",
+        "socket", "socket_mode", "socket_group", "state_dir", "store", "model", "admin_group", "self_service", "allow_paths",
         "max_line_bytes", "max_audio_seconds", "min_speech_seconds", "enroll_target_seconds", "max_connections",
         "workers", "batch_max_utterances", "batch_max_wait_ms", "precision", "max_queue", "idle_timeout", "max_inflight_per_connection", "max_buffered_bytes",
         "max_connections_per_uid", "max_queue_per_uid", "request_deadline", "expose_scores", "max_failed_attempts",
@@ -111,6 +116,12 @@ public struct Configuration: Sendable, Equatable {
     ]
 
     public var storePath: String { stateDirectory + "/enrollments.sqlite" }
+
+    /// The store setting as logs and `--check-config` may show it: never a password.
+    public var storeDescription: String {
+        guard let store else { return "sqlite   # \(storePath)" }
+        return (try? PostgresURL(store).description) ?? PostgresURL.redact(store)
+    }
 
     public var resolvedWorkers: Int { workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount }
 
@@ -159,6 +170,16 @@ public struct Configuration: Sendable, Equatable {
             socketMode = mode
         case "socket_group": socketGroup = optional(value)
         case "state_dir": stateDirectory = value
+        case "store":
+            if value.isEmpty || value == "sqlite" {
+                store = nil
+            } else {
+                // Parsed now, so a bad URL stops the daemon at startup; the message never shows a password.
+                do { _ = try PostgresURL(value) } catch {
+                    throw .invalid("\(source): \(error.description); expected sqlite or a postgresql:// URL")
+                }
+                store = value
+            }
         case "model": model = value
         case "admin_group": adminGroup = optional(value)
         case "self_service": selfService = try bool()

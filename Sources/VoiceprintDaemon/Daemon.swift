@@ -34,13 +34,15 @@ public final class Daemon: Service, Sendable {
         // One request per worker thread already fills the cores.
         BLAS.setThreads(1)
         try StateDirectory.prepare(configuration.stateDirectory)
-        let store = try EnrollmentStore(path: configuration.storePath)
+        let store = try Dispatcher.openStore(configuration, logger: logger)
         let runtime = try ModelRuntime(configuration: configuration, store: store)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         pool = NIOThreadPool(numberOfThreads: configuration.resolvedPoolThreads)
         pool.start()
         dispatcher = try Dispatcher(store: store, runtime: runtime, workers: configuration.resolvedPoolThreads, pool: pool, logger: logger)
         server = Server(configuration: configuration, dispatcher: dispatcher, group: group, logger: logger)
+        // After the index is built: changes committed since the store began listening were queued.
+        dispatcher.followStoreChanges()
     }
 
     /// Connection and queue limits are sized once, when the server starts.
@@ -72,6 +74,7 @@ public final class Daemon: Service, Sendable {
         await server.shutdownGracefully()
         try? await pool.shutdownGracefully()
         try? await group.shutdownGracefully()
+        dispatcher.store.close()
         logger.notice("voiceprintd stopped")
     }
 
@@ -85,6 +88,7 @@ public final class Daemon: Service, Sendable {
             logger.notice("reloading", metadata: ["model": "\(configuration.model)"])
             for (key, old, new) in [("socket", self.configuration.socket, configuration.socket),
                                     ("state_dir", self.configuration.stateDirectory, configuration.stateDirectory),
+                                    ("store", self.configuration.storeDescription, configuration.storeDescription),
                                     ("workers", "\(self.configuration.workers)", "\(configuration.workers)")]
                 + Self.restartOnlyLimits.map { ($0, self.configuration.value(of: $0), configuration.value(of: $0)) } where old != new {
                 logger.warning("\(key) changed; it takes effect at the next restart")
@@ -133,6 +137,7 @@ extension Daemon {
         socket_mode = 0\(String(c.socketMode, radix: 8))
         socket_group = \(c.socketGroup ?? "none")
         state_dir = \(c.stateDirectory)
+        store = \(c.storeDescription)
         model = \(c.model)   # \(runtime.engine.dimension)-d, id \(runtime.modelID), threshold \(runtime.threshold)
         admin_group = \(c.adminGroup ?? "none")
         self_service = \(c.selfService)

@@ -17,7 +17,7 @@ import VoiceprintStore
 public final class Dispatcher: Sendable {
     /// Threads of the worker pool: fixed at startup (`Configuration.resolvedPoolThreads`).
     let workers: Int
-    let store: EnrollmentStore
+    let store: any EnrollmentStoring
     let scheduler: FairScheduler
     /// Open connections, in total and per uid (admission is the server's).
     let connections: ConnectionRegistry
@@ -36,7 +36,7 @@ public final class Dispatcher: Sendable {
     /// new index is built from and the moment it takes over.
     let changes = NSRecursiveLock()
 
-    public init(store: EnrollmentStore, runtime: ModelRuntime, workers: Int, pool: NIOThreadPool, logger: Logger) throws {
+    public init(store: any EnrollmentStoring, runtime: ModelRuntime, workers: Int, pool: NIOThreadPool, logger: Logger) throws {
         self.workers = workers
         self.store = store
         let c = runtime.configuration
@@ -182,6 +182,7 @@ public final class Dispatcher: Sendable {
                       "precision": .string(runtime.engine.precision.rawValue),
                       "trained_on": .string(metadata.trainedOn)],
             "speakers": .number(Double(runtime.index.count)),
+            "store": storeStatus(),
             "workers": .number(Double(runtime.configuration.resolvedWorkers)),
             "threads": .number(Double(workers)),
             "pending": .number(Double(pending)),

@@ -34,7 +34,7 @@ public final class ModelRuntime: Sendable {
     /// model file as `previous`, its index is shared (a reload that only changes
     /// settings must not rebuild, and so race, the index), and so is its engine
     /// when the engine's options are unchanged too.
-    public init(configuration: Configuration, store: EnrollmentStore, previous: ModelRuntime? = nil) throws {
+    public init(configuration: Configuration, store: any EnrollmentStoring, previous: ModelRuntime? = nil) throws {
         self.configuration = configuration
         let options = Self.engineOptions(configuration)
         let bytes: [UInt8]

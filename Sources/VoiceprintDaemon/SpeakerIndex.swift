@@ -27,7 +27,7 @@ public final class SpeakerIndex: @unchecked Sendable {
     public let dimension: Int
     /// The model whose embeddings this index holds (its fingerprint, as stored).
     public let model: String
-    let store: EnrollmentStore
+    let store: any EnrollmentStoring
     /// Speaker row id per index row.
     private var ids: [Int64] = []
     private var rows: [Int64: Int] = [:]
@@ -36,10 +36,18 @@ public final class SpeakerIndex: @unchecked Sendable {
     private let recent = CentroidCache()
 
     /// Loads every speaker's centroid codes for `model` from the store, one row at a time.
-    public init(store: EnrollmentStore, model: String, dimension: Int) throws(StoreError) {
+    public init(store: any EnrollmentStoring, model: String, dimension: Int) throws(StoreError) {
         self.store = store
         self.model = model
         self.dimension = dimension
+        let (ids, rows, centroids) = try Self.load(store, model: model, dimension: dimension)
+        self.ids = ids
+        self.rows = rows
+        self.centroids = centroids
+    }
+
+    private static func load(_ store: any EnrollmentStoring, model: String, dimension: Int) throws(StoreError)
+        -> ([Int64], [Int64: Int], QuantizedCentroids) {
         var ids = [Int64](), rows = [Int64: Int](), centroids = QuantizedCentroids(dimension: dimension)
         // Every speaker usually has a centroid for the current model: reserving for all
         // of them at once avoids growing by doubling, which briefly holds two copies.
@@ -54,9 +62,7 @@ public final class SpeakerIndex: @unchecked Sendable {
             ids.append(id)
             centroids.append(codes: codes, scale: scale, residual: residual)
         }
-        self.ids = ids
-        self.rows = rows
-        self.centroids = centroids
+        return (ids, rows, centroids)
     }
 
     public var count: Int { lock.read { ids.count } }
@@ -73,15 +79,7 @@ public final class SpeakerIndex: @unchecked Sendable {
         recent.update(enrollment.centroid.centroid.unit, for: speaker)
         // The same deterministic quantisation the store applied to the same centroid.
         let codes = CentroidCodes(quantizing: enrollment.centroid.centroid.unit)
-        lock.write {
-            if let row = rows[id] {
-                centroids.replace(row: row, with: codes)
-            } else {
-                rows[id] = ids.count
-                ids.append(id)
-                centroids.append(codes)
-            }
-        }
+        lock.write { upsertRow(id, codes) }
         return enrollment
     }
 
@@ -92,18 +90,69 @@ public final class SpeakerIndex: @unchecked Sendable {
         defer { changes.unlock() }
         guard let id = try store.deleteSpeaker(speaker) else { return false }
         recent.remove(speaker)
-        lock.write {
-            // Absent when the speaker had only other models' utterances.
-            guard let row = rows.removeValue(forKey: id) else { return }
-            let last = ids.count - 1
-            if row != last {
-                ids[row] = ids[last]
-                rows[ids[row]] = row
-            }
-            ids.removeLast()
-            centroids.removeByMovingLast(into: row)
-        }
+        lock.write { removeRow(id) }
         return true
+    }
+
+    // MARK: Changes made by other daemons of a fleet (`EnrollmentStoring.observeChanges`).
+
+    /// Another daemon enrolled `name` (row id `speakerID`): re-reads the speaker's
+    /// codes for this model from the store (gone by now: the row goes too).
+    /// Reading the current state, not the notified one, makes this idempotent and
+    /// right in any order with this daemon's own changes.
+    public func refresh(speakerID: Int64, name: String) throws(StoreError) {
+        changes.lock()
+        defer { changes.unlock() }
+        let codes = try store.centroidCodes(speakerID: speakerID, model: model)
+        recent.remove(name)
+        lock.write {
+            guard let codes, codes.codes.count == dimension else { return removeRow(speakerID) }
+            upsertRow(speakerID, codes)
+        }
+    }
+
+    /// Another daemon deleted `name` (row id `speakerID`).
+    public func remove(speakerID: Int64, name: String) {
+        changes.lock()
+        defer { changes.unlock() }
+        recent.remove(name)
+        lock.write { removeRow(speakerID) }
+    }
+
+    /// Changes may have been missed: every row is read again, and swapped in whole.
+    public func resync() throws(StoreError) {
+        changes.lock()
+        defer { changes.unlock() }
+        let (ids, rows, centroids) = try Self.load(store, model: model, dimension: dimension)
+        recent.removeAll()
+        lock.write {
+            self.ids = ids
+            self.rows = rows
+            self.centroids = centroids
+        }
+    }
+
+    /// Called under the write lock.
+    private func upsertRow(_ id: Int64, _ codes: CentroidCodes) {
+        if let row = rows[id] {
+            centroids.replace(row: row, with: codes)
+        } else {
+            rows[id] = ids.count
+            ids.append(id)
+            centroids.append(codes)
+        }
+    }
+
+    /// Called under the write lock; absent when the speaker had only other models' utterances.
+    private func removeRow(_ id: Int64) {
+        guard let row = rows.removeValue(forKey: id) else { return }
+        let last = ids.count - 1
+        if row != last {
+            ids[row] = ids[last]
+            rows[ids[row]] = row
+        }
+        ids.removeLast()
+        centroids.removeByMovingLast(into: row)
     }
 
     /// The speaker's exact unit centroid for this model, from the store (or the

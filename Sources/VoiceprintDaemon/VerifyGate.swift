@@ -10,7 +10,7 @@ import VoiceprintStore
 /// replays of earlier submissions, and the audit trail. Owned by the
 /// dispatcher, so a model reload keeps all of it.
 final class VerifyGate: Sendable {
-    let store: EnrollmentStore
+    let store: any EnrollmentStoring
     let policy: AttemptPolicy
     let retention: AuditRetention
     let replays: ReplayCache
@@ -25,7 +25,7 @@ final class VerifyGate: Sendable {
 
     struct Pair: Hashable { var speaker: String; var uid: UInt32 }
 
-    init(store: EnrollmentStore, configuration: Configuration, logger: Logger) throws {
+    init(store: any EnrollmentStoring, configuration: Configuration, logger: Logger) throws {
         self.store = store
         policy = try AttemptPolicy(maxFailures: configuration.maxFailedAttempts, base: configuration.lockoutSeconds,
                                    maximum: configuration.lockoutMaxSeconds)

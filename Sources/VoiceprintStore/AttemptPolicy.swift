@@ -103,7 +103,7 @@ public struct AttemptState: Sendable, Equatable {
     }
 }
 
-/// One locked pair, as `EnrollmentStore.lockouts(at:)` lists them.
+/// One locked pair, as `SQLiteEnrollmentStore.lockouts(at:)` lists them.
 public struct Lockout: Sendable, Equatable {
     public var uid: UInt32
     public var until: Date

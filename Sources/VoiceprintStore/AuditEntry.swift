@@ -75,7 +75,7 @@ public struct AuditRetention: Sendable, Equatable {
     }
 
     /// Rows timed before this are past `maxDays` when an entry timed `now` is appended.
-    func cutoff(appending now: Date) -> Date {
+    public func cutoff(appending now: Date) -> Date {
         now.addingTimeInterval(-Double(maxDays) * 86_400)
     }
 }

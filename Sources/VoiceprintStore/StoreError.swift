@@ -26,6 +26,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An attempt policy or audit retention setting, or a query argument, out of range.
     case outOfRange(name: String, value: String, requirement: String)
     case database(String)
+    /// The database server cannot be reached or did not answer in time; `store` is
+    /// `EnrollmentStoring.location` (no password). Nothing was committed unless `reason` says so.
+    case unavailable(store: String, reason: String)
+    /// A store URL that cannot be used; `url` has any password removed.
+    case badURL(url: String, reason: String)
 
     public var description: String {
         switch self {
@@ -59,6 +64,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .outOfRange(let name, let value, let requirement):
             return "\(name) = \(value) is out of range: it must be \(requirement)"
         case .database(let message): return "enrollment store: \(message)"
+        case .unavailable(let store, let reason): return "enrollment store \(store) is unavailable: \(reason)"
+        case .badURL(let url, let reason): return "store = \(url): \(reason)"
         }
     }
 }

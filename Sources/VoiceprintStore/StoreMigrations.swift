@@ -93,7 +93,7 @@ enum StoreMigrations {
                 """)
             // audit: append-only. `id` is the rowid without AUTOINCREMENT, so each new row
             // gets the largest id plus one and ids count appends: pruning to the newest
-            // `maxRows` is a range delete at the low end of the table (`EnrollmentStore+Audit`).
+            // `maxRows` is a range delete at the low end of the table (`SQLiteEnrollmentStore+Audit`).
             // Both indexes end in the rowid, so newest-first with or without a speaker is one
             // backward index walk that stops at the limit.
             try db.execute(sql: """
@@ -130,13 +130,13 @@ enum StoreMigrations {
     }
 
     /// Replays every speaker's utterances, per model, in the order they were
-    /// enrolled (as `EnrollmentStore.replayCentroid` does), streaming them from
+    /// enrolled (as `SQLiteEnrollmentStore.replayCentroid` does), streaming them from
     /// one cursor so a large store never sits in memory.
     static func backfillCentroidCodes(_ db: Database) throws {
         var current: (speaker: Int64, model: String, dimension: Int, centroid: Centroid)?
         func flush() throws {
             guard let current else { return }
-            try EnrollmentStore.writeCodes(db, speakerID: current.speaker, model: current.model, of: current.centroid)
+            try SQLiteEnrollmentStore.writeCodes(db, speakerID: current.speaker, model: current.model, of: current.centroid)
         }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT speaker_id, model, dimension, embedding FROM utterance ORDER BY model, speaker_id, id

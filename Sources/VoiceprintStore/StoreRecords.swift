@@ -59,13 +59,13 @@ public struct Enrollment: Sendable, Equatable {
     }
 }
 
-enum EmbeddingBlob {
+public enum EmbeddingBlob {
     /// Little-endian float32, the same bytes as the model file uses.
-    static func encode(_ vector: [Float]) -> Data {
+    public static func encode(_ vector: [Float]) -> Data {
         vector.withUnsafeBufferPointer { Data(buffer: $0) }
     }
 
-    static func decode(_ data: Data) -> [Float] {
+    public static func decode(_ data: Data) -> [Float] {
         var vector = [Float](repeating: 0, count: data.count / 4)
         vector.withUnsafeMutableBytes { _ = data.copyBytes(to: $0) }
         return vector

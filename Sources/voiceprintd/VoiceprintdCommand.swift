@@ -25,6 +25,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     @Option(help: "Mode of the created socket, octal.") var socketMode: String?
     @Option(help: "Group of the created socket.") var socketGroup: String?
     @Option(help: "State directory (created 0700).") var stateDir: String?
+    @Option(help: "Enrollment store: sqlite (in the state directory) or a postgresql:// URL (docs/fleet.md).") var store: String?
     @Option(help: "Model file.") var model: String?
     @Option(help: "Group whose members are admins.") var adminGroup: String?
     @Option(help: "Let users enroll/delete the speaker named after their login (true/false).") var selfService: String?
@@ -62,7 +63,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
         var configuration = VoiceprintDaemon.Configuration()
         if let config { try configuration.load(file: config) }
         let flags: [(String, String?)] = [
-            ("socket", socket), ("socket_mode", socketMode), ("socket_group", socketGroup), ("state_dir", stateDir),
+            ("socket", socket), ("socket_mode", socketMode), ("socket_group", socketGroup), ("state_dir", stateDir), ("store", store),
             ("model", model), ("admin_group", adminGroup), ("self_service", selfService), ("allow_paths", allowPaths),
             ("max_line_bytes", maxLineBytes), ("max_audio_seconds", maxAudioSeconds), ("min_speech_seconds", minSpeechSeconds),
             ("enroll_target_seconds", enrollTargetSeconds), ("max_connections", maxConnections), ("workers", workers),

@@ -28,6 +28,21 @@ import VoiceprintTestSupport
         #expect(c.maxConnections == Configuration().maxConnections, "unset keys keep their defaults")
     }
 
+    @Test func theStoreIsSQLiteUnlessAPostgreSQLURLIsGivenAndItsPasswordIsNeverShown() throws {
+        var c = Configuration()
+        #expect(c.store == nil && c.storeDescription == "sqlite   # ./state/enrollments.sqlite")
+        try c.set("store", "postgresql://vp:hunter2@db.example.org/fleet?sslmode=require", source: "--store")
+        #expect(c.store != nil && c.storeDescription == "postgresql://vp:***@db.example.org:5432/fleet?sslmode=require")
+        try c.set("store", "sqlite", source: "--store")
+        #expect(c.store == nil)
+        let bad = #expect(throws: ConfigurationError.self) {
+            try c.set("store", "postgresql://vp:hunter2@db/fleet?sslmode=verify-full", source: "voiceprintd.conf:3")
+        }
+        let message = bad?.description ?? ""
+        #expect(message.hasPrefix("voiceprintd.conf:3: store = postgresql://vp:***@db/fleet?sslmode=verify-full: sslmode"), "\(message)")
+        #expect(!message.contains("hunter2"))
+    }
+
     @Test func errorsNameTheFileLineKeyAndExpectation() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("bad.conf")

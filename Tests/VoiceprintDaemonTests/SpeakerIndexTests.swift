@@ -8,11 +8,11 @@ import VoiceprintTestSupport
 /// never change a ranking or a score from what an exact float32 scan gives.
 @Suite struct SpeakerIndexTests {
     let dir: TemporaryDirectory
-    let store: EnrollmentStore
+    let store: SQLiteEnrollmentStore
 
     init() throws {
         dir = try TemporaryDirectory("speaker-index")
-        store = try EnrollmentStore(path: dir.file("store.db"))
+        store = try SQLiteEnrollmentStore(path: dir.file("store.db"))
     }
 
     @Test func centroidIsTheNormalisedSumOfEnrollments() throws {
@@ -26,6 +26,36 @@ import VoiceprintTestSupport
         let d = try #require(try index.centroid(of: "a"))
         #expect(abs(d[0] - 1 / Float(5).squareRoot()) < 1e-6 && abs(d[1] - 2 / Float(5).squareRoot()) < 1e-6)
         #expect(try index.count == 1 && index.centroid(of: "nobody") == nil)
+    }
+
+    /// Another writer (a fleet's other daemon) changes the store behind the index:
+    /// refresh, remove and resync bring the rows and the cached centroids in line.
+    @Test func changesMadeByAnotherWriterAreAppliedByRefreshRemoveAndResync() throws {
+        let index = try SpeakerIndex(store: store, model: "m", dimension: 2)
+        try index.enroll(speaker: "east", embedding: [1, 0], speechSeconds: 1)
+        #expect(try index.centroid(of: "east") == [1, 0])  // now cached
+        // Written behind the index's back, as another daemon would.
+        let north = try store.addUtterance(speaker: "north", model: "m", embedding: [0, 1], speechSeconds: 1).centroid.speakerID
+        let east = try store.addUtterance(speaker: "east", model: "m", embedding: [0, 1], speechSeconds: 1).centroid.speakerID
+        #expect(try index.count == 1 && index.rank([0, 1], top: 1).map(\.speaker) == ["east"])
+        try index.refresh(speakerID: north, name: "north")
+        try index.refresh(speakerID: east, name: "east")
+        #expect(try index.count == 2 && index.rank([0, 1], top: 1).map(\.speaker) == ["north"])
+        // The cached centroid went with the refresh: east is now (1, 1)/√2.
+        #expect(try index.centroid(of: "east").map { abs($0[1] - Float(0.5).squareRoot()) < 1e-6 } == true)
+        try store.deleteSpeaker("north")
+        index.remove(speakerID: north, name: "north")
+        #expect(try index.count == 1 && index.rank([0, 1], top: 5).map(\.speaker) == ["east"])
+        // A refresh of a speaker deleted meanwhile drops the row too.
+        try store.deleteSpeaker("east")
+        try index.refresh(speakerID: east, name: "east")
+        #expect(try index.count == 0 && index.centroid(of: "east") == nil)
+        // Resync: everything read again, whatever was missed.
+        try store.addUtterances([StoredEmbedding(speaker: "a", vector: [1, 0], speechSeconds: 1),
+                                 StoredEmbedding(speaker: "b", vector: [0, 1], speechSeconds: 1)], model: "m")
+        try store.addUtterance(speaker: "other-model", model: "m2", embedding: [1, 0, 0], speechSeconds: 1)
+        try index.resync()
+        #expect(try index.count == 2 && index.rank([0.6, 0.8], top: 2).map(\.speaker) == ["b", "a"])
     }
 
     @Test func rankIsBestFirstAndDeleteKeepsTheOthers() throws {
@@ -142,7 +172,7 @@ import VoiceprintTestSupport
 struct ExactScan {
     let centroids: [String: [Float]]
 
-    init(store: EnrollmentStore, model: String) throws {
+    init(store: SQLiteEnrollmentStore, model: String) throws {
         var centroids = [String: [Float]]()
         for speaker in try store.speakers(model: model) where speaker.utterances > 0 {
             centroids[speaker.name] = try store.centroid(of: speaker.name, model: model)?.unit

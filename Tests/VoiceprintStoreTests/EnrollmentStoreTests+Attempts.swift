@@ -11,16 +11,16 @@ extension EnrollmentStoreTests {
 
     /// Records `count` failures at `now` and returns the last state.
     @discardableResult
-    static func fail(_ store: EnrollmentStore, _ speaker: String, uid: UInt32, times count: Int, at now: Date,
+    static func fail(_ store: any EnrollmentStoring, _ speaker: String, uid: UInt32, times count: Int, at now: Date,
                      policy: AttemptPolicy) throws -> AttemptState {
         var state = AttemptState.clean
         for _ in 0..<count { state = try store.recordFailure(speaker: speaker, uid: uid, now: now, policy: policy) }
         return state
     }
 
-    @Test func maxFailuresLockThePairUntilTheLockoutEnds() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func maxFailuresLockThePairUntilTheLockoutEnds(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 3, base: 30, maximum: 240)
         let t0 = Self.t0
         #expect(try Self.fail(store, "alice", uid: 1000, times: 2, at: t0, policy: policy) == AttemptState(failures: 2, lockouts: 0))
@@ -33,9 +33,9 @@ extension EnrollmentStoreTests {
         #expect(try store.attemptState(speaker: "alice", uid: 1000, now: t0 + 35) == AttemptState(failures: 0, lockouts: 1))
     }
 
-    @Test func eachFurtherLockoutDoublesUpToTheCap() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func eachFurtherLockoutDoublesUpToTheCap(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 2, base: 30, maximum: 100)
         var now = Self.t0
         var periods = [TimeInterval]()
@@ -49,9 +49,9 @@ extension EnrollmentStoreTests {
         #expect(periods == [30, 60, 100, 100, 100])
     }
 
-    @Test func anExpiredLockoutRestartsTheCountButKeepsTheDoubling() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func anExpiredLockoutRestartsTheCountButKeepsTheDoubling(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 3, base: 30, maximum: 1000)
         let t0 = Self.t0
         try Self.fail(store, "alice", uid: 7, times: 3, at: t0, policy: policy)
@@ -62,9 +62,9 @@ extension EnrollmentStoreTests {
         #expect(again == AttemptState(failures: 3, lockouts: 2, lockedUntil: t0 + 101))
     }
 
-    @Test func anAcceptedAttemptResetsFailuresAndTheDoubling() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func anAcceptedAttemptResetsFailuresAndTheDoubling(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 2, base: 30, maximum: 1000)
         let t0 = Self.t0
         try Self.fail(store, "alice", uid: 7, times: 2, at: t0, policy: policy)
@@ -80,7 +80,7 @@ extension EnrollmentStoreTests {
     @Test func aSuccessWithNothingToResetDoesNotWaitForTheWriter() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("store.db")
-        let store = try EnrollmentStore(path: path)
+        let store = try SQLiteEnrollmentStore(path: path)
         // Another connection holds the write lock: a success that wrote would wait (5 s) and fail busy.
         try DatabaseQueue(path: path).writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
@@ -91,9 +91,9 @@ extension EnrollmentStoreTests {
         }
     }
 
-    @Test func unknownNamesLockExactlyLikeEnrolledOnes() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func unknownNamesLockExactlyLikeEnrolledOnes(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         try store.addUtterance(speaker: "alice", model: "m", embedding: [1, 0], speechSeconds: 3)
         let policy = try AttemptPolicy(maxFailures: 3, base: 30, maximum: 1000)
         var now = Self.t0
@@ -106,9 +106,9 @@ extension EnrollmentStoreTests {
         #expect(try store.lockouts(now: now - 1).keys.sorted() == ["alice", "mallory"])
     }
 
-    @Test func eachUidOfAPairIsCountedOnItsOwn() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func eachUidOfAPairIsCountedOnItsOwn(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 3, base: 30, maximum: 1000)
         let t0 = Self.t0
         let locked = try Self.fail(store, "alice", uid: 1000, times: 3, at: t0, policy: policy)
@@ -122,9 +122,9 @@ extension EnrollmentStoreTests {
         #expect(try store.lockouts(now: t0 + 1) == ["alice": [Lockout(uid: 1000, until: t0 + 30)]])
     }
 
-    @Test func unlockClearsEveryUidOfThatNameOnly() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func unlockClearsEveryUidOfThatNameOnly(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 2, base: 30, maximum: 1000)
         let t0 = Self.t0
         for uid: UInt32 in [1002, 1000] { try Self.fail(store, "alice", uid: uid, times: 2, at: t0, policy: policy) }
@@ -142,9 +142,9 @@ extension EnrollmentStoreTests {
         #expect(try store.lockouts(now: t0 + 31).isEmpty)
     }
 
-    @Test func forgettingDropsQuietPairsButNeverALockedOne() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func forgettingDropsQuietPairsButNeverALockedOne(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let policy = try AttemptPolicy(maxFailures: 2, base: 30, maximum: 1000)
         let t0 = Self.t0
         try Self.fail(store, "quiet", uid: 1, times: 1, at: t0, policy: policy)
@@ -165,12 +165,12 @@ extension EnrollmentStoreTests {
         let policy = try AttemptPolicy(maxFailures: 2, base: 30, maximum: 1000)
         let locked: AttemptState
         do {
-            let store = try EnrollmentStore(path: path)
+            let store = try SQLiteEnrollmentStore(path: path)
             try Self.fail(store, "alice", uid: 7, times: 2, at: Self.t0, policy: policy)
             locked = try Self.fail(store, "alice", uid: 7, times: 2, at: Self.t0 + 30, policy: policy)
             try Self.fail(store, "bob", uid: 7, times: 1, at: Self.t0, policy: policy)
         }
-        let reopened = try EnrollmentStore(path: path)
+        let reopened = try SQLiteEnrollmentStore(path: path)
         #expect(locked == AttemptState(failures: 2, lockouts: 2, lockedUntil: Self.t0 + 90))
         #expect(try reopened.attemptState(speaker: "alice", uid: 7, now: Self.t0 + 31) == locked)
         #expect(try reopened.attemptState(speaker: "bob", uid: 7, now: Self.t0 + 31) == AttemptState(failures: 1, lockouts: 0))
@@ -184,7 +184,7 @@ extension EnrollmentStoreTests {
     @Test func failuresSurviveTheDaemonDyingWithoutClosingTheStore() throws {
         let dir = try TemporaryDirectory(), crashed = try TemporaryDirectory()
         let path = dir.file("store.db")
-        let store = try EnrollmentStore(path: path)
+        let store = try SQLiteEnrollmentStore(path: path)
         try store.addUtterance(speaker: "alice", model: "m", embedding: [1, 0], speechSeconds: 3)
         let policy = try AttemptPolicy(maxFailures: 3, base: 30, maximum: 1000)
         let locked = try Self.fail(store, "alice", uid: 1000, times: 3, at: Self.t0, policy: policy)
@@ -205,7 +205,7 @@ extension EnrollmentStoreTests {
         }
         #expect(inMainFile == 0)
 
-        let restarted = try EnrollmentStore(path: crashed.file("store.db"))
+        let restarted = try SQLiteEnrollmentStore(path: crashed.file("store.db"))
         #expect(try restarted.attemptState(speaker: "alice", uid: 1000, now: Self.t0 + 1) == locked)
         #expect(try restarted.attemptState(speaker: "mallory", uid: 1001, now: Self.t0 + 1).failures == 1)
         #expect(try restarted.audit(speaker: nil, since: nil, limit: 10) == [entry])
@@ -215,7 +215,7 @@ extension EnrollmentStoreTests {
 
     @Test func verifyRecordsCommitAtNormalAndEnrollmentsStayAtFull() throws {
         let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+        let store = try SQLiteEnrollmentStore(path: dir.file("store.db"))
         let level = "PRAGMA synchronous" // 1: NORMAL, 2: FULL
         #expect(try store.writeCrashSafe { try Int.fetchOne($0, sql: level) } == 1)
         #expect(try store.write { try Int.fetchOne($0, sql: level) } == 2)
@@ -233,9 +233,9 @@ extension EnrollmentStoreTests {
         #expect(try store.write { try Int.fetchOne($0, sql: level) } == 2)
     }
 
-    @Test func concurrentFailuresForOnePairAreAllCounted() async throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func concurrentFailuresForOnePairAreAllCounted(engine: StoreEngine) async throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let roomy = try AttemptPolicy(maxFailures: 1_000_000, base: 30, maximum: 1000)
         let tight = try AttemptPolicy(maxFailures: 5, base: 30, maximum: 1000)
         let perThread = 150

@@ -10,9 +10,9 @@ extension EnrollmentStoreTests {
         AuditEntry(time: t0 + seconds, uid: uid, pid: 4242, speaker: speaker, outcome: outcome, model: "ecapa-small")
     }
 
-    @Test func theAuditTrailIsNewestFirstAndFiltersBySpeakerTimeAndLimit() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func theAuditTrailIsNewestFirstAndFiltersBySpeakerTimeAndLimit(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let entries = [
             Self.entry(0, "alice", .accepted), Self.entry(10, "bob", .locked, uid: 1001), Self.entry(20, nil, .forbidden),
             Self.entry(30, "alice", .replay), Self.entry(30, "alice", .unknown), Self.entry(40, "bob", .error),
@@ -32,17 +32,17 @@ extension EnrollmentStoreTests {
         }
     }
 
-    @Test func anOutcomeFromANewerDaemonReadsBackAsItsString() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func anOutcomeFromANewerDaemonReadsBackAsItsString(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let entry = Self.entry(0, "alice", AuditOutcome(rawValue: "throttled"))
         try store.appendAudit(entry, retention: .standard)
         #expect(try store.audit(speaker: "alice", since: nil, limit: 1).map(\.outcome.description) == ["throttled"])
     }
 
-    @Test func retentionKeepsOnlyTheNewestMaxRows() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func retentionKeepsOnlyTheNewestMaxRows(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let retention = try AuditRetention(maxDays: 30, maxRows: 10)
         let entries = (0..<25).map { Self.entry(Double($0), "s\($0 % 3)") }
         for (i, entry) in entries.enumerated() {
@@ -56,9 +56,9 @@ extension EnrollmentStoreTests {
         #expect(try store.audit(speaker: nil, since: nil, limit: 100) == [next, entries[24], entries[23]])
     }
 
-    @Test func retentionDropsRowsOlderThanMaxDays() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func retentionDropsRowsOlderThanMaxDays(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let retention = try AuditRetention(maxDays: 2, maxRows: 1000)
         let day: TimeInterval = 86_400
         let old = Self.entry(0, "alice"), dayOne = Self.entry(day, nil), halfPast = Self.entry(1.5 * day, "bob")
@@ -86,7 +86,7 @@ extension EnrollmentStoreTests {
     @Test func pruningAndQueriesUseIndexesNotScans() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("store.db")
-        _ = try EnrollmentStore(path: path)
+        _ = try SQLiteEnrollmentStore(path: path)
         let statements = [
             "DELETE FROM audit WHERE id <= ?": "USING INTEGER PRIMARY KEY",
             "DELETE FROM audit WHERE time < ?": "audit_time",

@@ -4,9 +4,9 @@ import VoiceprintStore
 import VoiceprintTestSupport
 
 @Suite struct EnrollmentStoreTests {
-    @Test func enrollmentsAccumulatePerSpeakerAndModel() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func enrollmentsAccumulatePerSpeakerAndModel(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         try store.addUtterance(speaker: "alice", model: "m1", embedding: [1, 0, 0], speechSeconds: 3.5)
         let summary = try store.addUtterance(speaker: "alice", model: "m1", embedding: [0, 1, 0], speechSeconds: 2).summary
         #expect(summary.utterances == 2 && summary.speechSeconds == 5.5 && summary.staleUtterances == 0)
@@ -15,9 +15,9 @@ import VoiceprintTestSupport
         #expect(try store.embeddings(model: "m1").map(\.vector) == [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
     }
 
-    @Test func embeddingsOfAnotherModelAreStaleNotMixed() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func embeddingsOfAnotherModelAreStaleNotMixed(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         try store.addUtterance(speaker: "alice", model: "old", embedding: [1, 0], speechSeconds: 3)
         try store.addUtterance(speaker: "alice", model: "new", embedding: [0.5, 0.5, 0.5], speechSeconds: 2)
         let summary = try #require(try store.speaker(named: "alice", model: "new"))
@@ -28,9 +28,9 @@ import VoiceprintTestSupport
         }
     }
 
-    @Test func deleteRemovesTheSpeakerAndTheirUtterances() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func deleteRemovesTheSpeakerAndTheirUtterances(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         try store.addUtterance(speaker: "alice", model: "m", embedding: [1], speechSeconds: 1)
         let id = try #require(try store.deleteSpeaker("alice"))
         #expect(try store.deleteSpeaker("alice") == nil)
@@ -46,10 +46,10 @@ import VoiceprintTestSupport
         let dir = try TemporaryDirectory()
         let path = dir.file("store.db")
         do {
-            let store = try EnrollmentStore(path: path)
+            let store = try SQLiteEnrollmentStore(path: path)
             try store.addUtterance(speaker: "alice", model: "m", embedding: [0.25, -1], speechSeconds: 2)
         }
-        let reopened = try EnrollmentStore(path: path)
+        let reopened = try SQLiteEnrollmentStore(path: path)
         #expect(try reopened.embeddings(model: "m") == [StoredEmbedding(speaker: "alice", vector: [0.25, -1], speechSeconds: 2)])
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -59,13 +59,13 @@ import VoiceprintTestSupport
         let dir = try TemporaryDirectory()
         let path = dir.file("store.db")
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: StoreError.self) { try EnrollmentStore(path: path) }
+        let error = #expect(throws: StoreError.self) { try SQLiteEnrollmentStore(path: path) }
         #expect(error?.description.hasPrefix("\(path): cannot open the enrollment store") == true)
     }
 
-    @Test func bulkInsertIsOneTransaction() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func bulkInsertIsOneTransaction(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         let batch = (0..<500).map { StoredEmbedding(speaker: "s\($0 % 100)", vector: [Float($0), 1], speechSeconds: 2) }
         try store.addUtterances(batch, model: "m")
         #expect(try store.speakerCount() == 100)
@@ -73,9 +73,9 @@ import VoiceprintTestSupport
         #expect(try store.embeddings(model: "m").count == 500)
     }
 
-    @Test func eachEnrollmentUpdatesTheCentroidAndItsStoredCodes() throws {
-        let dir = try TemporaryDirectory()
-        let store = try EnrollmentStore(path: dir.file("store.db"))
+    @Test(arguments: StoreEngine.allCases) func eachEnrollmentUpdatesTheCentroidAndItsStoredCodes(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
         var rng = SeededGenerator(seed: 11)
         var expected = Centroid(dimension: 16)
         var last: Enrollment?
@@ -96,10 +96,9 @@ import VoiceprintTestSupport
         #expect(streamed.count == 1 && streamed[0].0 == id && streamed[0].1 == CentroidCodes(quantizing: expected.unit))
     }
 
-    @Test func bulkInsertKeepsCentroidsLikeSingleEnrollments() throws {
-        let dir = try TemporaryDirectory()
-        let bulk = try EnrollmentStore(path: dir.file("bulk.db"))
-        let single = try EnrollmentStore(path: dir.file("single.db"))
+    @Test(arguments: StoreEngine.allCases) func bulkInsertKeepsCentroidsLikeSingleEnrollments(engine: StoreEngine) throws {
+        let bulkFixture = try engine.fixture(), singleFixture = try engine.fixture()
+        let bulk = bulkFixture.store, single = singleFixture.store
         var rng = SeededGenerator(seed: 12)
         let batch = (0..<60).map { StoredEmbedding(speaker: "s\($0 % 20)", vector: TestEmbeddings.unit(dimension: 8, using: &rng), speechSeconds: 1) }
         try bulk.addUtterances(batch, model: "m")

@@ -112,7 +112,7 @@ import VoiceprintTestSupport
         }
         try Self.writeV1Store(at: path, utterances: utterances)
 
-        let store = try EnrollmentStore(path: path)
+        let store = try SQLiteEnrollmentStore(path: path)
         for model in ["current", "old"] {
             let kept = try store.embeddings(model: model)
             let written = utterances.filter { $0.model == model }
@@ -149,11 +149,11 @@ import VoiceprintTestSupport
         let dir = try TemporaryDirectory()
         let path = dir.file("v1.db")
         try Self.writeV1Store(at: path, utterances: [("alice", "m", [1, 0], 2)])
-        _ = try EnrollmentStore(path: path)
+        _ = try SQLiteEnrollmentStore(path: path)
         let indexes = try DatabaseQueue(path: path).read { try $0.indexes(on: "utterance").map(\.name) }
         #expect(indexes.contains("utterance_speaker"))
         // Migrated once: opening again finds nothing to do and changes nothing.
-        let reopened = try EnrollmentStore(path: path)
+        let reopened = try SQLiteEnrollmentStore(path: path)
         #expect(try reopened.centroid(of: "alice", model: "m")?.unit == [1, 0])
     }
 
@@ -176,7 +176,7 @@ import VoiceprintTestSupport
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
         let entry = AuditEntry(time: t0, uid: 1000, pid: 9, speaker: "speaker3", outcome: .rejected, model: "m")
         do {
-            let store = try EnrollmentStore(path: path)
+            let store = try SQLiteEnrollmentStore(path: path)
             #expect(try store.embeddings(model: "m").map(\.vector) == (0..<10).flatMap { s in utterances.filter { $0.speaker == "speaker\(s)" }.map(\.vector) })
             var codesAfter = [Int64: CentroidCodes]()
             try store.forEachCentroidCodes(model: "m") { id, codes, scale, residual in
@@ -197,7 +197,7 @@ import VoiceprintTestSupport
             try store.appendAudit(entry, retention: .standard)
         }
         // Migrated once: reopening finds v4 applied and the new rows kept.
-        let reopened = try EnrollmentStore(path: path)
+        let reopened = try SQLiteEnrollmentStore(path: path)
         #expect(try reopened.audit(speaker: "speaker3", since: nil, limit: 5) == [entry])
         #expect(try reopened.attemptState(speaker: "speaker3", uid: 1000, now: t0).isLocked)
     }

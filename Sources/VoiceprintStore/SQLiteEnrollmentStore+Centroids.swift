@@ -6,7 +6,7 @@ import GRDB
 /// never disagree with them and costs no space. What is stored is its int8 form
 /// (`CentroidCodes`), rewritten with every enrollment in the same transaction,
 /// which the daemon reads in one streaming pass at startup.
-extension EnrollmentStore {
+extension SQLiteEnrollmentStore {
     /// The exact centroid of the speaker named `name` for `model`, or nil if
     /// they have no utterances from that model.
     public func centroid(of name: String, model: String) throws(StoreError) -> Centroid? {
@@ -42,6 +42,16 @@ extension EnrollmentStore {
                 guard let name, let centroid else { return nil }
                 return SpeakerCentroid(speakerID: id, name: name, centroid: centroid)
             }
+        }
+    }
+
+    public func centroidCodes(speakerID: Int64, model: String) throws(StoreError) -> CentroidCodes? {
+        try readStatements { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT scale, residual, codes FROM centroid_code WHERE speaker_id = ? AND model = ?
+                """), arguments: [speakerID, model]) else { return nil }
+            let data: Data = row[2]
+            return CentroidCodes(codes: data.map { Int8(bitPattern: $0) }, scale: Float(row[0] as Double), residual: Float(row[1] as Double))
         }
     }
 

@@ -11,7 +11,7 @@ import GRDB
 ///
 /// Failures and successes commit with `writeCrashSafe` (they come with every
 /// verify); admin unlocks and housekeeping commit with full durability.
-extension EnrollmentStore {
+extension SQLiteEnrollmentStore {
     /// Where the pair stands at `now`: `lockedUntil` is nil unless it is locked then.
     public func attemptState(speaker: String, uid: UInt32, now: Date) throws(StoreError) -> AttemptState {
         try readStatements { try Self.storedAttempt($0, speaker: speaker, uid: uid) }.current(at: now)

@@ -16,7 +16,7 @@ import GRDB
 /// next append. Pruning every N appends instead would save little (the pages
 /// touched are the ones the append's commit writes anyway, bar the old end's
 /// leaves) and would let the trail overshoot its bounds between prunes.
-extension EnrollmentStore {
+extension SQLiteEnrollmentStore {
     /// Appends one attempt and prunes what `retention` no longer keeps. `entry.time`
     /// is the present for the age limit: entries are appended as they happen.
     public func appendAudit(_ entry: AuditEntry, retention: AuditRetention) throws(StoreError) {

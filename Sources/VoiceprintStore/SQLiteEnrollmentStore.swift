@@ -12,7 +12,7 @@ import GRDB
 /// kill -9 or a power cut the moment after the response. Attempt state and the
 /// audit trail, written on every verify, commit with `synchronous = NORMAL`
 /// instead (`writeCrashSafe`): they survive a crash of the daemon, not of the host.
-public final class EnrollmentStore: Sendable {
+public final class SQLiteEnrollmentStore: EnrollmentStoring {
     public let path: String
     private let pool: DatabasePool
 
@@ -175,6 +175,18 @@ public final class EnrollmentStore: Sendable {
             throw .database("\(error)")
         }
     }
+
+    public var location: String { path }
+
+    /// One process writes this file: there are no other writers' changes to report.
+    public func observeChanges(_ handler: @escaping @Sendable (StoreChange) throws -> Void) {}
+
+    public func health() -> StoreHealth {
+        StoreHealth(engine: "sqlite", location: path, available: true, liveSync: nil, lastError: nil, reconnects: 0)
+    }
+
+    /// GRDB closes the pool when the store is released.
+    public func close() {}
 
     /// Speakers in the store (any model).
     public func speakerCount() throws(StoreError) -> Int {
