@@ -118,12 +118,12 @@ eval-real: build
 	scripts/eval-real --real $(REAL) $(if $(NO_RESEMBLYZER),--no-resemblyzer,)
 
 # Reduced precision against float32 on the real-speech set (docs/benchmarks.md): every
-# file's bf16 embedding against its float32 one, and both EERs, for each GE2E model.
+# file's bf16 embedding against its float32 one, and both EERs, for the default and each of its encoders.
 check-precision: build
 	apt-get install -y -qq sox klettres-data ktuberling-data
 	test -f $(REAL)/trials-all.txt || scripts/build-real-devset --out $(REAL)
 	$(SWIFT) build -c release --product VoiceprintBench
-	for model in Models/ge2e-triplet.safetensors Models/resemblyzer-ge2e.safetensors; do \
+	for model in Models/default.safetensors Models/ge2e-triplet.safetensors Models/se-res2net-triplet.safetensors; do \
 	  for list in all same-language; do \
 	    $(RELEASE)/VoiceprintBench precision --trials $(REAL)/trials-$$list.txt --root $(REAL) --model $$model || exit 1; \
 	  done; \

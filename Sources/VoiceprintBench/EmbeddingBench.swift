@@ -57,7 +57,7 @@ struct EmbeddingBench: ParsableCommand {
                                                 unit: .milliseconds, repeats: max(3, repeats / 8)) { _ = try inference.embed(batch: batch) })
         }
         // What precision = auto serves where the CPU has AVX512_BF16.
-        if network == .ge2e, InferencePrecision.bfloat16IsNative {
+        if network != .tdnn, InferencePrecision.bfloat16IsNative {
             let reduced = model.inferenceNetwork(precision: .bfloat16)
             results.append(try Measurement.time("embed one \(label) utterance (\(frames) frames), one thread, avx512 bf16 kernels", work: 1,
                                                 unit: .milliseconds, repeats: repeats, warmup: 5) { _ = try reduced.embed(features) })

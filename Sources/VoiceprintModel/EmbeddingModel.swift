@@ -108,6 +108,10 @@ public final class EmbeddingModel {
         }
         if !stack.isEmpty { steps.append(RecurrentStack(stack)) }
         steps = Self.foldingNormalizations(steps)
+        if precision == .bfloat16 {
+            // 2-D convolutions take the same bf16 products as the recurrent layers.
+            steps = steps.map { ($0 as? Convolution2DStep)?.reducingPrecision() ?? ($0 as? Res2NetBlockStep)?.reducingPrecision() ?? $0 }
+        }
         return InferenceNetwork(architecture: architecture, steps: steps, minimumFrames: minimumFrames, precision: precision)
     }
 

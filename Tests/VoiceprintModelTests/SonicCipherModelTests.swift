@@ -85,6 +85,20 @@ import VoiceprintModel
         #expect(Self.cosine(loud, soft) > 0.99)
     }
 
+    /// bf16 products in the convolutions (`precision = bf16`, what `auto` serves on
+    /// AVX512_BF16) stay within 1e-3 cosine of float32.
+    @Test func bfloat16ConvolutionsStayWithinOneThousandthOfFloat32() throws {
+        var options = ImportedModelTests.options(removesSilence: false)
+        options.precision = .float32
+        let exact = try VoiceprintEngine(modelPath: Self.modelPath, options: options)
+        options.precision = .bf16
+        let reduced = try VoiceprintEngine(modelPath: Self.modelPath, options: options)
+        #expect(reduced.precision == .bfloat16)
+        let clip = ImportedModelTests.fixture("s0060-espeak-fr-000.flac")
+        let cosine = Self.cosine(try exact.embed(path: clip).vector, try reduced.embed(path: clip).vector)
+        #expect(1 - cosine < 1e-3, "bf16 against float32: cosine \(cosine)")
+    }
+
     /// With our VAD on (the daemon's path), each voice ranks its own other clip first.
     @Test func sameVoicesOutscoreOtherVoices() throws {
         let engine = try VoiceprintEngine(modelPath: Self.modelPath, options: ImportedModelTests.options())

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 /// The serving path of `Convolution2DStep`: im2col + sgemm in chunks of whole
 /// output frames, on raw cells with any cell stride.
 ///
@@ -116,7 +117,15 @@ extension Convolution2DStep {
     private func multiply(_ a: UnsafePointer<Float>, rows: Int, leading: Int, weight: UnsafePointer<Float>,
                           bias: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, stride: Int) {
         let n = outChannels
-        BLAS.gemm(transB: true, m: rows, n: n, k: patchWidth, a: a, lda: leading, b: weight, beta: 0, c: y, ldc: stride)
+        if let packed = reducedWeights {
+            // The bf16 kernel accumulates into its output.
+            for cell in 0..<rows { (y + cell * stride).update(repeating: 0, count: n) }
+            packed.withUnsafeBufferPointer {
+                vp_panel_gemm_bf16(Int32(rows), Int32(n), Int32(patchWidth), a, Int32(leading), $0.baseAddress!, y, Int32(stride))
+            }
+        } else {
+            BLAS.gemm(transB: true, m: rows, n: n, k: patchWidth, a: a, lda: leading, b: weight, beta: 0, c: y, ldc: stride)
+        }
         for cell in 0..<rows {
             let row = y + cell * stride
             if rectifies {

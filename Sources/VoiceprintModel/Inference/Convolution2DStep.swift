@@ -1,3 +1,4 @@
+import CRecurrentKernels
 /// 2-D convolution over (time, frequency) with zero padding (`Conv2D`), on
 /// sequences of any lengths.
 ///
@@ -18,9 +19,18 @@ public struct Convolution2DStep: InferenceStep {
     /// Serving only: a ReLU on the output, applied while the output is still in
     /// cache (`EmbeddingModel.foldingNormalizations` sets it for conv → BN → ReLU).
     public let rectifies: Bool
+    /// Serving only: the weights packed as bfloat16 for `vp_panel_gemm_bf16`, when the
+    /// network runs in `InferencePrecision.bfloat16` (`reducingPrecision()`); nil in float32.
+    let reducedWeights: [UInt16]?
 
     public init(weight: [Float], bias: [Float], inChannels: Int, outChannels: Int, frequencyBins: Int, window: Window2D,
                 rectifies: Bool = false) {
+        self.init(weight: weight, bias: bias, inChannels: inChannels, outChannels: outChannels, frequencyBins: frequencyBins,
+                  window: window, rectifies: rectifies, reducedWeights: nil)
+    }
+
+    init(weight: [Float], bias: [Float], inChannels: Int, outChannels: Int, frequencyBins: Int, window: Window2D,
+         rectifies: Bool, reducedWeights: [UInt16]?) {
         precondition(weight.count == outChannels * window.time.kernel * window.frequency.kernel * inChannels,
                      "Conv2D(\(inChannels)→\(outChannels), \(window.description)): weight has \(weight.count) values")
         precondition(bias.count == outChannels, "Conv2D(\(inChannels)→\(outChannels)): bias has \(bias.count) values")
@@ -31,6 +41,7 @@ public struct Convolution2DStep: InferenceStep {
         self.frequencyBins = frequencyBins
         self.window = window
         self.rectifies = rectifies
+        self.reducedWeights = reducedWeights
     }
 
     var name: String { "Conv2D(\(inChannels)→\(outChannels), F \(frequencyBins), \(window.description))" }
@@ -117,7 +128,19 @@ extension Convolution2DStep {
     /// This convolution with a ReLU on its output (serving's conv → BN → ReLU).
     public func rectifying() -> Convolution2DStep {
         Convolution2DStep(weight: weight, bias: bias, inChannels: inChannels, outChannels: outChannels,
-                          frequencyBins: frequencyBins, window: window, rectifies: true)
+                          frequencyBins: frequencyBins, window: window, rectifies: true, reducedWeights: reducedWeights)
+    }
+
+    /// This convolution with bfloat16 products and float32 sums (the recurrent layers'
+    /// bf16 kernel, `vp_panel_gemm_bf16`): weights packed once here, each im2col row
+    /// rounded as it is read.
+    public func reducingPrecision() -> Convolution2DStep {
+        var packed = [UInt16](repeating: 0, count: Int(vp_packed_size_bf16(Int32(outChannels), Int32(patchWidth))))
+        weight.withUnsafeBufferPointer { w in
+            packed.withUnsafeMutableBufferPointer { vp_pack_panels_bf16(w.baseAddress!, Int32(outChannels), Int32(patchWidth), $0.baseAddress!) }
+        }
+        return Convolution2DStep(weight: weight, bias: bias, inChannels: inChannels, outChannels: outChannels,
+                                 frequencyBins: frequencyBins, window: window, rectifies: rectifies, reducedWeights: packed)
     }
 
     /// `conv` then `norm` as one step when they are a convolution and its BatchNorm; nil otherwise.

@@ -5,10 +5,10 @@ import VoiceprintFeatures
 public enum InferencePrecision: String, Sendable, Equatable, CaseIterable {
     /// Float32 everywhere: the reference.
     case float32
-    /// Recurrent layers' products with bfloat16 weights and inputs and float32 sums
-    /// (AVX512_BF16). Only where it keeps embeddings within 0.999 cosine of float32
-    /// and the EER within 0.1 point on the real-speech set (`make check-precision`);
-    /// everything else stays float32.
+    /// Recurrent layers' and 2-D convolutions' products with bfloat16 weights and
+    /// inputs and float32 sums (AVX512_BF16). Only where it keeps embeddings within
+    /// 0.999 cosine of float32 and the EER within 0.1 point on the real-speech set
+    /// (`make check-precision`); everything else stays float32.
     case bfloat16 = "bf16"
 
     /// Whether this machine runs `bfloat16` in hardware now (else a slow portable loop).

@@ -40,6 +40,14 @@ public struct Res2NetBlockStep: InferenceStep {
         self.downsample = downsample
     }
 
+    /// The block with every convolution in bfloat16 products (`Convolution2DStep.reducingPrecision`).
+    func reducingPrecision() -> Res2NetBlockStep {
+        Res2NetBlockStep(inChannels: inChannels, outChannels: outChannels, width: width, scale: scale, type: type,
+                         conv1: conv1.reducingPrecision(), convs: convs.map { $0.reducingPrecision() }, pool: pool,
+                         conv3: conv3.reducingPrecision(), se: se,
+                         downsample: downsample.map { (pool: $0.pool, conv: $0.conv.reducingPrecision()) })
+    }
+
     public func apply(_ input: SequenceBatch) -> SequenceBatch {
         let bins = conv1.frequencyBins, outBins = conv3.frequencyBins
         precondition(input.channels == bins * inChannels,
