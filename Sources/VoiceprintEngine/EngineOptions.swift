@@ -33,8 +33,9 @@ public struct EngineOptions: Sendable, Equatable {
 /// Which arithmetic a network's recurrent layers use (`InferencePrecision`).
 public enum PrecisionChoice: String, Sendable, Equatable, CaseIterable {
     /// bf16 where the CPU has AVX512_BF16 (and the kernel level allows AVX-512), else
-    /// float32: on the real-speech set, bf16 embeddings of the shipped models stay
-    /// within 0.999 cosine of float32 and the EER within 0.1 point (docs/benchmarks.md).
+    /// float32: on the real-speech set, bf16 embeddings of the GE2E models and of the
+    /// fused default stay within 0.999 cosine of float32 (the SE-Res2Net alone: median
+    /// 0.9995, minimum 0.998) and every EER within 0.1 point (docs/benchmarks.md).
     case auto
     case float32
     /// bf16 even without AVX512_BF16 (a slow portable loop there: for checking only).
