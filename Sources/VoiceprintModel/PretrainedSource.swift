@@ -23,23 +23,7 @@ public enum PretrainedSource: String, CaseIterable, Sendable {
     public var features: FeatureOptions {
         switch self {
         case .resemblyzer:
-            // ref: resemblyzer/audio.py, hparams.py (librosa ≥ 0.9 melspectrogram defaults):
-            // a power mel spectrogram, volume normalised to −30 dBFS (increase only).
-            var o = FeatureOptions()
-            o.fftSize = 400
-            o.preemphasis = 0
-            o.removeDCOffset = false
-            o.window = .hannPeriodic
-            o.melBins = 40
-            o.lowFrequency = 0
-            o.highFrequency = 8000
-            o.meanNormalization = false
-            o.melScale = .slaney
-            o.melNormalization = .slaney
-            o.centerFrames = true
-            o.compression = .none
-            o.targetLevelDBFS = -30
-            return o
+            return .resemblyzerMel
         case .sonicCipher:
             // Their code feeds raw-level MFCCs, and the 80 dB clamp follows each
             // utterance's peak, so a clip turned down 20 dB keeps only ~0.85 cosine

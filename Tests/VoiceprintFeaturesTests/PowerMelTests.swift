@@ -6,23 +6,7 @@ import VoiceprintFeatures
 /// The GE2E front end (Resemblyzer's): librosa's power mel spectrogram with
 /// Slaney bands, periodic Hann and centred frames, no log, levelled to −30 dBFS.
 @Suite struct PowerMelTests {
-    static var options: FeatureOptions {
-        var o = FeatureOptions()
-        o.fftSize = 400
-        o.preemphasis = 0
-        o.removeDCOffset = false
-        o.window = .hannPeriodic
-        o.melBins = 40
-        o.lowFrequency = 0
-        o.highFrequency = 8000
-        o.meanNormalization = false
-        o.melScale = .slaney
-        o.melNormalization = .slaney
-        o.centerFrames = true
-        o.compression = .none
-        o.targetLevelDBFS = -30
-        return o
-    }
+    static var options: FeatureOptions { .resemblyzerMel }
 
     /// Largest difference relative to the reference's own scale: power spans 1e-11 … 11 here.
     static func worstRelative(_ a: [Float], _ reference: [Float]) -> Float {
