@@ -185,8 +185,16 @@ public final class SQLiteEnrollmentStore: EnrollmentStoring {
         StoreHealth(engine: "sqlite", location: path, available: true, liveSync: nil, lastError: nil, reconnects: 0)
     }
 
-    /// GRDB closes the pool when the store is released.
-    public func close() {}
+    /// At shutdown: folds the write-ahead log into the main file and closes every
+    /// connection, so a stopped daemon leaves one self-contained file (a copy or
+    /// a backup of it alone holds every enrollment) instead of relying on when
+    /// the last reference to the pool happens to be released before exit.
+    /// Best effort: a checkpoint that cannot finish leaves the log, which SQLite
+    /// replays at the next open; nothing acknowledged depends on it.
+    public func close() {
+        _ = try? pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        try? pool.close()
+    }
 
     /// Speakers in the store (any model).
     public func speakerCount() throws(StoreError) -> Int {

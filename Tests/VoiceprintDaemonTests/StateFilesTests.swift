@@ -41,6 +41,9 @@ import VoiceprintTestSupport
         first.signal(SIGTERM)
         #expect(first.wait() == 0)
         #expect(FileManager.default.fileExists(atPath: store + ".id"))
+        // A clean stop folds the write-ahead log into the store: the file alone holds the enrollment.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: store + "-wal"))?[.size] as? Int ?? 0
+        #expect(wal == 0, "\(store)-wal holds \(wal) bytes after a clean stop")
 
         #expect(truncate(store, 0) == 0)
         let started = try runDaemon(log: "2.log")
