@@ -106,8 +106,13 @@ public struct EnrollmentProtocol: Sendable {
 
     /// The trials of K, as score lists.
     public func scores(enrolling k: Int, scorer: Scorer) -> Scores {
+        Self.grouped(trials(enrolling: k, scorer: scorer))
+    }
+
+    /// Trials as score lists: targets, impostors, and same-language impostors.
+    static func grouped(_ trials: [Trial]) -> Scores {
         var s = Scores()
-        for t in trials(enrolling: k, scorer: scorer) {
+        for t in trials {
             if t.isTarget { s.targets.append(t.score) } else {
                 s.impostors.append(t.score)
                 if t.sameLanguage { s.sameLanguageImpostors.append(t.score) }

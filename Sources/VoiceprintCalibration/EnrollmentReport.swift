@@ -27,12 +27,13 @@ public struct EnrollmentReport: Sendable {
 
     public var rows: [Row]
 
-    /// `model` supplies the plain threshold and, when calibrated for `scoring`, the levels.
-    public init(scores: [(k: Int, scores: EnrollmentProtocol.Scores)], metadata: ModelMetadata, modelThreshold: Float, scoring: String) {
+    /// `model` supplies the plain threshold (none for as-norm-enrolled) and, when calibrated for `scoring`, the levels.
+    public init(scores: [(k: Int, scores: EnrollmentProtocol.Scores)], metadata: ModelMetadata, modelThreshold: Float?, scoring: String) {
+        let levels = scoring == "as-norm-enrolled" ? metadata.enrolledCohortOperatingPoints : metadata.operatingPoints
         rows = scores.compactMap { k, s in
             guard !s.targets.isEmpty, !s.impostors.isEmpty else { return nil }
-            var thresholds = [("model", modelThreshold)]
-            if let points = metadata.operatingPoints, points.scoring == scoring {
+            var thresholds = modelThreshold.map { [("model", $0)] } ?? []
+            if let points = levels, points.scoring == scoring {
                 thresholds += OperatingPoints.Level.allCases.map { ($0.rawValue, points.threshold($0, utterances: k)) }
             }
             let sameEER = s.sameLanguageImpostors.isEmpty ? nil

@@ -48,7 +48,8 @@ public struct OperatingPointCalibrator: Sendable {
 
     /// The table for `sets`, over K = 1 … the number of score lists each set has
     /// (sets must have the same count; a K with no trials in a set leaves that set out at that K).
-    public func calibrate(_ sets: [Set], scoring: String, description: String) throws(CalibrationError) -> OperatingPoints {
+    public func calibrate(_ sets: [Set], scoring: String, description: String,
+                          enrolledCohort: OperatingPoints.EnrolledCohort? = nil) throws(CalibrationError) -> OperatingPoints {
         guard let kmax = sets.first?.scores.count, kmax > 0, sets.allSatisfy({ $0.scores.count == kmax }) else {
             throw .invalid("calibration needs at least one set with the same K range in each")
         }
@@ -82,7 +83,7 @@ public struct OperatingPointCalibrator: Sendable {
             points[level] = OperatingPoints.Point(targetFAR: target, thresholds: thresholds, falseAcceptRates: fars, falseRejectRates: frrs)
         }
         let table = OperatingPoints(scoring: scoring, levels: points, calibration: description,
-                                    impostorTrials: impostorTrials, targetTrials: targetTrials)
+                                    impostorTrials: impostorTrials, targetTrials: targetTrials, enrolledCohort: enrolledCohort)
         do { try table.validate() } catch { throw .invalid("the calibrated table is inconsistent: \(error)") }
         return table
     }

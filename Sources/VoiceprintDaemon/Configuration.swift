@@ -98,7 +98,9 @@ public struct Configuration: Sendable, Equatable {
     /// whose thresholds (per enrolled-utterance count) come from the model file's
     /// `operating_points`. A model without them keeps its single threshold. Default standard.
     public var securityLevel: OperatingPoints.Level = .standard
-    /// Score normalisation: "none" or "as-norm" (needs a cohort in the model file). Default none.
+    /// Score normalisation: "none", "as-norm" (needs a cohort in the model file) or
+    /// "as-norm-enrolled" (the other enrolled speakers as cohort once the model's
+    /// calibrated minimum is enrolled, cosine before; needs both tables of levels). Default none.
     public var scoreNormalization = "none"
     /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
     public var logLevel = "info"
@@ -221,7 +223,7 @@ public struct Configuration: Sendable, Equatable {
             guard let level = OperatingPoints.Level(rawValue: value) else { throw bad("low, standard or high") }
             securityLevel = level
         case "score_normalization":
-            guard value == "none" || value == "as-norm" else { throw bad("none or as-norm") }
+            guard ["none", "as-norm", "as-norm-enrolled"].contains(value) else { throw bad("none, as-norm or as-norm-enrolled") }
             scoreNormalization = value
         case "log_level":
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {

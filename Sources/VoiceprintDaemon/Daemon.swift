@@ -90,7 +90,7 @@ public final class Daemon: Service, Sendable {
                                     ("state_dir", self.configuration.stateDirectory, configuration.stateDirectory),
                                     ("store", self.configuration.storeDescription, configuration.storeDescription),
                                     ("workers", "\(self.configuration.workers)", "\(configuration.workers)")]
-                + Self.restartOnlyLimits.map { ($0, self.configuration.value(of: $0), configuration.value(of: $0)) } where old != new {
+                + Self.restartOnlyLimits.map({ ($0, self.configuration.value(of: $0), configuration.value(of: $0)) }) where old != new {
                 logger.warning("\(key) changed; it takes effect at the next restart")
             }
             // The pool was sized at start: its settings stay those until a restart.

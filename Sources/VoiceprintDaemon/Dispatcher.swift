@@ -162,6 +162,9 @@ public final class Dispatcher: Sendable {
         let runtime = self.runtime
         let metadata = runtime.engine.metadata!
         let counts = counters.withLockedValue { $0 }
+        // The levels in use now: the enrolled cohort's once enough speakers are enrolled.
+        let cohort = runtime.activeEnrolledCohort
+        let levels = cohort?.levels ?? runtime.operatingPoints
         var batching: JSONValue = .null
         if let b = runtime.engine.batchStatistics {
             batching = ["passes": .number(Double(b.passes)), "utterances": .number(Double(b.utterances)),
@@ -172,13 +175,18 @@ public final class Dispatcher: Sendable {
             "uptime_seconds": .number((Date().timeIntervalSince(started) * 10).rounded() / 10),
             "model": ["name": .string(runtime.name), "id": .string(runtime.modelID),
                       "embedding_dim": .number(Double(metadata.architecture.embeddingDimension)),
-                      "threshold": .number(Double(runtime.threshold)),
+                      "threshold": .number(Double(runtime.threshold(for: nil, utterances: ModelRuntime.reportedUtterances,
+                                                                    enrolledCohort: cohort != nil))),
                       "security_level": runtime.securityLevel.map { .string($0.rawValue) } ?? .null,
-                      "target_far": runtime.securityLevel.map { .number(runtime.operatingPoints!.point($0).targetFAR) } ?? .null,
+                      "target_far": runtime.securityLevel.map { .number(levels!.point($0).targetFAR) } ?? .null,
                       "thresholds_by_utterances": runtime.securityLevel.map { level in
-                          .array(runtime.operatingPoints!.point(level).thresholds.map { .number(Double($0)) })
+                          .array(levels!.point(level).thresholds.map { .number(Double($0)) })
                       } ?? .null,
                       "score_normalization": .string(runtime.configuration.scoreNormalization),
+                      "enrolled_cohort": runtime.enrolledCohort.map { c -> JSONValue in
+                          ["active": .bool(cohort != nil), "minimum_speakers": .number(Double(c.settings.minimumSpeakers)),
+                           "top_n": .number(Double(c.settings.topN))]
+                      } ?? .null,
                       "precision": .string(runtime.engine.precision.rawValue),
                       "trained_on": .string(metadata.trainedOn)],
             "speakers": .number(Double(runtime.index.count)),

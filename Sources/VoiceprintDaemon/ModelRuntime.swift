@@ -24,6 +24,8 @@ public final class ModelRuntime: Sendable {
     /// The enrolled-utterance count whose threshold `status` reports as `threshold`.
     public static let reportedUtterances = 3
     public let index: SpeakerIndex
+    /// With `score_normalization = as-norm-enrolled`: the enrolled population as cohort, and its levels.
+    let enrolledCohort: EnrolledCohort?
 
     /// Fingerprint of the model file; tags every stored embedding.
     public var modelID: String { engine.modelID }
@@ -52,6 +54,7 @@ public final class ModelRuntime: Sendable {
         let metadata = engine.metadata!
         // A model's levels apply when they were calibrated for the score this daemon computes,
         // and no explicit threshold overrides them (an admin's deliberate choice).
+        // as-norm-enrolled scores with cosine (and its levels) until enough speakers are enrolled.
         let scoring = configuration.scoreNormalization == "as-norm" ? "as-norm" : "cosine"
         if configuration.threshold == nil, let points = metadata.operatingPoints, points.scoring == scoring {
             operatingPoints = points
@@ -70,17 +73,36 @@ public final class ModelRuntime: Sendable {
         } else {
             threshold = configuration.threshold ?? metadata.threshold
         }
+        if configuration.scoreNormalization == "as-norm-enrolled" {
+            guard configuration.threshold == nil else {
+                throw ConfigurationError.invalid("score_normalization = as-norm-enrolled decides with the model's calibrated levels; remove threshold = \(configuration.threshold!) (a cosine means nothing on the normalised scale)")
+            }
+            guard metadata.enrolledCohortOperatingPoints != nil, operatingPoints != nil else {
+                throw ConfigurationError.invalid("score_normalization = as-norm-enrolled needs a model with security levels for cosine scoring and for the enrolled cohort (operating_points and operating_points_enrolled_cohort: voiceprint calibrate, then voiceprint calibrate --norm as-norm-enrolled); \(configuration.model) has \(operatingPoints == nil ? "no cosine levels" : "no enrolled-cohort levels")")
+            }
+        }
         if let previous, previous.modelID == modelID {
             index = previous.index
         } else {
             index = try SpeakerIndex(store: store, model: modelID, dimension: engine.dimension)
         }
+        enrolledCohort = configuration.scoreNormalization == "as-norm-enrolled"
+            ? EnrolledCohort(levels: metadata.enrolledCohortOperatingPoints!, index: index) : nil
+    }
+
+    /// The enrolled cohort, when it is configured and enough speakers are enrolled
+    /// for its thresholds: read once per request, so a request's score and threshold agree.
+    var activeEnrolledCohort: EnrolledCohort? {
+        guard let enrolledCohort, enrolledCohort.isActive else { return nil }
+        return enrolledCohort
     }
 
     /// The threshold for a speaker enrolled with `utterances` utterances, at `level`
-    /// (an admin's per-request choice) or the configured level. Without levels, `threshold`.
-    public func threshold(for level: OperatingPoints.Level?, utterances: Int) -> Float {
+    /// (an admin's per-request choice) or the configured level: the enrolled
+    /// cohort's levels when `cohort` scored the request. Without levels, `threshold`.
+    public func threshold(for level: OperatingPoints.Level?, utterances: Int, enrolledCohort cohort: Bool = false) -> Float {
         guard let operatingPoints, let level = level ?? securityLevel else { return threshold }
+        if cohort, let enrolledCohort { return enrolledCohort.levels.threshold(level, utterances: utterances) }
         return operatingPoints.threshold(level, utterances: utterances)
     }
 

@@ -36,6 +36,9 @@ extension Operations {
             gate.audit(speaker: speaker, peer: peer, outcome: .error, model: runtime.name, now: now)
             throw error
         }
+        // The enrolled cohort (as-norm-enrolled with enough speakers): the test side's neighbours, for known and unknown names alike.
+        let cohort = runtime.activeEnrolledCohort
+        let neighbours = try cohort?.neighbours(of: e.embedding.vector)
         let replay = gate.replayCheck(speaker: speaker, audio: e.audio, now: now)
         if let age = replay.age {
             try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
@@ -49,11 +52,16 @@ extension Operations {
             gate.audit(speaker: speaker, peer: peer, outcome: .unknown, model: runtime.name, now: now)
             if admin { throw try unknownSpeaker(speaker) }
             // To anyone else an unknown name is a rejected voice: same answer, same work.
-            return decision(speaker, accepted: false, score: nil, threshold: runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances),
+            return decision(speaker, accepted: false, score: nil,
+                            threshold: runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances, enrolledCohort: cohort != nil),
                             e.embedding, admin: admin)
         }
-        let score = scorer.score(scorer.query(e.embedding.vector), speaker: speaker, centroid: centroid)
-        let threshold = requested ?? runtime.threshold(for: level, utterances: utterances)
+        let score = if let cohort, let neighbours {
+            try cohort.score(e.embedding.vector, neighbours: neighbours, speaker: speaker, centroid: centroid)
+        } else {
+            scorer.score(scorer.query(e.embedding.vector), speaker: speaker, centroid: centroid)
+        }
+        let threshold = requested ?? runtime.threshold(for: level, utterances: utterances, enrolledCohort: cohort != nil)
         let accepted = score >= threshold
         if accepted {
             try gate.recordSuccess(speaker: speaker, uid: peer.uid)
@@ -106,7 +114,14 @@ extension Operations {
             throw error
         }
         let candidates: [(speaker: String, score: Float)]
-        if case .asNorm = scorer.method {
+        let cohort = runtime.activeEnrolledCohort
+        if let cohort {
+            // As AS-norm below, each shortlisted speaker normalised against the others.
+            let neighbours = try cohort.neighbours(of: e.vector)
+            candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
+                (c.speaker, try cohort.score(e.vector, neighbours: neighbours, speaker: c.speaker, centroid: c.centroid))
+            }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
+        } else if case .asNorm = scorer.method {
             // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score;
             // the query's own cohort statistics are computed once for all of them.
             let query = scorer.query(e.vector)
@@ -117,9 +132,9 @@ extension Operations {
             candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }
         }
         // The best candidate is the match if it passes its own threshold (with levels, its enrolled count's).
-        var threshold = runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances)
+        var threshold = runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances, enrolledCohort: cohort != nil)
         if let best = candidates.first, runtime.operatingPoints != nil {
-            threshold = runtime.threshold(for: level, utterances: try enrolledUtterances(best.speaker))
+            threshold = runtime.threshold(for: level, utterances: try enrolledUtterances(best.speaker), enrolledCohort: cohort != nil)
         }
         let match = candidates.first.flatMap { $0.score >= threshold ? $0.speaker : nil }
         dispatcher.gate.audit(speaker: match, peer: peer, outcome: match == nil ? .rejected : .accepted, model: runtime.name, now: now)

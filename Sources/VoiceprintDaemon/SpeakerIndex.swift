@@ -32,6 +32,9 @@ public final class SpeakerIndex: @unchecked Sendable {
     private var ids: [Int64] = []
     private var rows: [Int64: Int] = [:]
     private var centroids: QuantizedCentroids
+    /// Bumped by every change of the rows: what was derived from the population
+    /// (the enrolled cohort's statistics) is stale once it moves.
+    private var version = 0
     /// Exact centroids of recent verifies (the rows above are only approximate).
     private let recent = CentroidCache()
 
@@ -66,6 +69,9 @@ public final class SpeakerIndex: @unchecked Sendable {
     }
 
     public var count: Int { lock.read { ids.count } }
+
+    /// The number of speakers and the version of the rows, read together.
+    public var population: (count: Int, generation: Int) { lock.read { (ids.count, version) } }
 
     /// Stores one utterance embedding for `speaker` (created on first use) and
     /// updates the speaker's row from the centroid the store now holds.
@@ -129,11 +135,13 @@ public final class SpeakerIndex: @unchecked Sendable {
             self.ids = ids
             self.rows = rows
             self.centroids = centroids
+            version += 1
         }
     }
 
     /// Called under the write lock.
     private func upsertRow(_ id: Int64, _ codes: CentroidCodes) {
+        version += 1
         if let row = rows[id] {
             centroids.replace(row: row, with: codes)
         } else {
@@ -146,6 +154,7 @@ public final class SpeakerIndex: @unchecked Sendable {
     /// Called under the write lock; absent when the speaker had only other models' utterances.
     private func removeRow(_ id: Int64) {
         guard let row = rows.removeValue(forKey: id) else { return }
+        version += 1
         let last = ids.count - 1
         if row != last {
             ids[row] = ids[last]

@@ -25,6 +25,10 @@ public struct ModelMetadata: Sendable, Equatable {
     public var fusion: ScoreFusion? = nil
     /// Security levels with per-K thresholds (`voiceprint calibrate`), when calibrated.
     public var operatingPoints: OperatingPoints? = nil
+    /// Security levels for AS-norm against the daemon's enrolled speakers (`voiceprint
+    /// calibrate --norm as-norm-enrolled`): scoring "as-norm-enrolled", used instead of
+    /// `operatingPoints` once enough speakers are enrolled.
+    public var enrolledCohortOperatingPoints: OperatingPoints? = nil
 
     public init(architecture: Architecture, features: FeatureOptions = FeatureOptions(), threshold: Float = 0.5,
                 thresholdFalseAcceptRate: Double? = nil, equalErrorRate: Double? = nil,
@@ -54,8 +58,10 @@ public struct ModelMetadata: Sendable, Equatable {
         static let created = "created"
         static let fusion = "fusion"
         static let operatingPoints = "operating_points"
+        static let enrolledCohortOperatingPoints = "operating_points_enrolled_cohort"
         static let reserved: Set<String> = [format, formatVersion, architecture, features, embeddingDimension,
-                                            threshold, thresholdFAR, eer, trainedOn, created, fusion, operatingPoints]
+                                            threshold, thresholdFAR, eer, trainedOn, created, fusion, operatingPoints,
+                                            enrolledCohortOperatingPoints]
     }
 
     func encoded() -> [String: String] {
@@ -74,6 +80,7 @@ public struct ModelMetadata: Sendable, Equatable {
         map[Key.created] = created
         if let fusion { map[Key.fusion] = String(decoding: try! encoder.encode(fusion), as: UTF8.self) }
         if let operatingPoints { map[Key.operatingPoints] = operatingPoints.encoded() }
+        if let enrolledCohortOperatingPoints { map[Key.enrolledCohortOperatingPoints] = enrolledCohortOperatingPoints.encoded() }
         return map
     }
 
@@ -137,6 +144,17 @@ public struct ModelMetadata: Sendable, Equatable {
         if let text = map[Key.operatingPoints] {
             do { operatingPoints = try OperatingPoints(decoding: text) } catch {
                 throw fail("metadata field \"operating_points\": \(error)")
+            }
+            guard operatingPoints?.scoring != "as-norm-enrolled" else {
+                throw fail("metadata field \"operating_points\": scoring as-norm-enrolled belongs in \"operating_points_enrolled_cohort\"")
+            }
+        }
+        if let text = map[Key.enrolledCohortOperatingPoints] {
+            do { enrolledCohortOperatingPoints = try OperatingPoints(decoding: text) } catch {
+                throw fail("metadata field \"operating_points_enrolled_cohort\": \(error)")
+            }
+            guard enrolledCohortOperatingPoints?.scoring == "as-norm-enrolled" else {
+                throw fail("metadata field \"operating_points_enrolled_cohort\": scoring is \"\(enrolledCohortOperatingPoints!.scoring)\", not as-norm-enrolled")
             }
         }
         extra = map.filter { !Key.reserved.contains($0.key) }

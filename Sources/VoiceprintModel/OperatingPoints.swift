@@ -48,8 +48,29 @@ public struct OperatingPoints: Codable, Sendable, Equatable {
         }
     }
 
-    /// The score the thresholds are on: "cosine" or "as-norm" (the daemon's `score_normalization`).
+    /// How the enrolled population is used as AS-norm cohort (scoring "as-norm-enrolled" only).
+    public struct EnrolledCohort: Codable, Sendable, Equatable {
+        /// Cohort scores per side that enter the statistics (the N closest other enrolled speakers).
+        public var topN: Int
+        /// The fewest enrolled speakers the thresholds were calibrated for: below it
+        /// the daemon scores with cosine and the `operating_points` table.
+        public var minimumSpeakers: Int
+
+        public init(topN: Int, minimumSpeakers: Int) {
+            self.topN = topN
+            self.minimumSpeakers = minimumSpeakers
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case topN = "top_n", minimumSpeakers = "minimum_speakers"
+        }
+    }
+
+    /// The score the thresholds are on, as the daemon's `score_normalization`:
+    /// "cosine", "as-norm" (the model's synthetic cohort) or "as-norm-enrolled".
     public var scoring: String
+    /// For "as-norm-enrolled": the cohort's settings, which the thresholds hold only with.
+    public var enrolledCohort: EnrolledCohort?
     /// Thresholds by level name ("low", "standard", "high").
     public var levels: [String: Point]
     /// What the thresholds were calibrated on (data sets, speakers, protocol).
@@ -58,8 +79,10 @@ public struct OperatingPoints: Codable, Sendable, Equatable {
     public var impostorTrials: [Int]
     public var targetTrials: [Int]
 
-    public init(scoring: String, levels: [Level: Point], calibration: String, impostorTrials: [Int], targetTrials: [Int]) {
+    public init(scoring: String, levels: [Level: Point], calibration: String, impostorTrials: [Int], targetTrials: [Int],
+                enrolledCohort: EnrolledCohort? = nil) {
         self.scoring = scoring
+        self.enrolledCohort = enrolledCohort
         self.levels = Dictionary(uniqueKeysWithValues: levels.map { ($0.key.rawValue, $0.value) })
         self.calibration = calibration
         self.impostorTrials = impostorTrials
@@ -68,6 +91,7 @@ public struct OperatingPoints: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case scoring, levels, calibration, impostorTrials = "impostor_trials", targetTrials = "target_trials"
+        case enrolledCohort = "enrolled_cohort"
     }
 
     /// The largest K with its own threshold; more utterances use its threshold.
@@ -83,7 +107,20 @@ public struct OperatingPoints: Codable, Sendable, Equatable {
 
     /// Refuses tables the daemon could not use or that contradict themselves, naming the value.
     public func validate() throws(OperatingPointsError) {
-        guard scoring == "cosine" || scoring == "as-norm" else { throw .invalid("scoring \"\(scoring)\" is not cosine or as-norm") }
+        guard ["cosine", "as-norm", "as-norm-enrolled"].contains(scoring) else {
+            throw .invalid("scoring \"\(scoring)\" is not cosine, as-norm or as-norm-enrolled")
+        }
+        switch (scoring, enrolledCohort) {
+        case ("as-norm-enrolled", nil): throw .invalid("scoring as-norm-enrolled needs enrolled_cohort (top_n, minimum_speakers)")
+        case ("as-norm-enrolled", let c?):
+            guard (2...1000).contains(c.topN) else { throw .invalid("enrolled_cohort top_n \(c.topN) is not 2 to 1000") }
+            // The claimed speaker is never in their own cohort: the others must fill top_n.
+            guard c.minimumSpeakers > c.topN else {
+                throw .invalid("enrolled_cohort minimum_speakers \(c.minimumSpeakers) must exceed top_n \(c.topN)")
+            }
+        case (_, .some): throw .invalid("enrolled_cohort is only for scoring as-norm-enrolled, not \(scoring)")
+        case (_, nil): break
+        }
         if let unknown = levels.keys.sorted().first(where: { Level(rawValue: $0) == nil }) {
             throw .invalid("unknown level \"\(unknown)\"; levels are low, standard and high")
         }
@@ -102,7 +139,7 @@ public struct OperatingPoints: Codable, Sendable, Equatable {
             }
             for (i, t) in p.thresholds.enumerated() {
                 // AS-norm scores are z-scores: only their finiteness can be checked.
-                guard t.isFinite, scoring == "as-norm" || (-1...1.001).contains(t) else {
+                guard t.isFinite, scoring != "cosine" || (-1...1.001).contains(t) else {
                     throw .invalid("level \"\(level.rawValue)\": threshold \(t) for K = \(i + 1) is not a \(scoring == "cosine" ? "cosine from -1 to 1" : "finite number")")
                 }
                 if i > 0, t < p.thresholds[i - 1] {

@@ -38,16 +38,34 @@ public struct ScoreNormalization: Sendable {
                 }
             }
         }
-        let top = scores.sorted(by: >).prefix(topN)
-        let mean = top.reduce(0, +) / Float(top.count)
-        let variance = top.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(top.count)
-        return (mean, max(variance.squareRoot(), 1e-6))
+        return Self.topStatistics(scores, topN: topN)
     }
 
     /// The normalised score of a raw cosine `score` between two embeddings
     /// whose cohort statistics are given (computed once per file).
     public func normalize(_ score: Float, first: (mean: Float, deviation: Float),
                           second: (mean: Float, deviation: Float)) -> Float {
+        Self.normalize(score, first: first, second: second)
+    }
+
+    /// AS-norm's arithmetic, for any cohort (the model's synthetic one here, the
+    /// daemon's enrolled speakers in `score_normalization = as-norm-enrolled`):
+    /// the mean of the two sides' z-scores.
+    public static func normalize(_ score: Float, first: (mean: Float, deviation: Float),
+                                 second: (mean: Float, deviation: Float)) -> Float {
         0.5 * ((score - first.mean) / first.deviation + (score - second.mean) / second.deviation)
+    }
+
+    /// Mean and standard deviation of the `topN` highest of `scores` (at least 2,
+    /// or all when fewer), the deviation floored at 1e-6 so that identical cohort
+    /// scores cannot divide by zero. Only the top N matter, so a caller that
+    /// already has just the N best (the daemon's index) gets the same answer as
+    /// one that passes every cohort score.
+    public static func topStatistics(_ scores: [Float], topN: Int) -> (mean: Float, deviation: Float) {
+        precondition(!scores.isEmpty, "AS-norm statistics of an empty cohort")
+        let top = scores.sorted(by: >).prefix(max(2, topN))
+        let mean = top.reduce(0, +) / Float(top.count)
+        let variance = top.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(top.count)
+        return (mean, max(variance.squareRoot(), 1e-6))
     }
 }

@@ -35,8 +35,12 @@ struct CalibrateCommand: ParsableCommand {
     var speakers: EnrollmentCorpus.Half = .all
     @Option(help: "Impostor trials the targets must hold on: all, same-language, or both (the higher threshold of the two).")
     var impostors: OperatingPointCalibrator.Impostors = .both
-    @Option(help: "Score normalisation the thresholds are for, as voiceprintd's score_normalization: none or as-norm.")
+    @Option(help: "Score normalisation the thresholds are for, as voiceprintd's score_normalization: none, as-norm, or as-norm-enrolled (written beside the cosine levels as operating_points_enrolled_cohort).")
     var norm: CalibrationScoring = .none
+    @Option(help: "With --norm as-norm-enrolled: cohort scores per side in the statistics.")
+    var cohortTop = 10
+    @Option(help: "With --norm as-norm-enrolled: the enrolled population the thresholds are calibrated at, and the fewest speakers the daemon uses them with (they hold as more join).")
+    var minimumSpeakers = 20
     @Option(help: "Target false-accept rate of level low.")
     var lowFar = OperatingPoints.Level.low.defaultTargetFAR
     @Option(help: "Target false-accept rate of level standard.")
@@ -56,6 +60,9 @@ struct CalibrateCommand: ParsableCommand {
         guard lowFar > standardFar, standardFar > highFar else {
             throw ValidationError("targets must fall from low to high: got \(lowFar), \(standardFar), \(highFar)")
         }
+        guard (2...1000).contains(cohortTop), minimumSpeakers > cohortTop else {
+            throw ValidationError("--cohort-top must be 2 to 1000 and --minimum-speakers above it, got \(cohortTop) and \(minimumSpeakers)")
+        }
     }
 
     func run() throws {
@@ -69,19 +76,36 @@ struct CalibrateCommand: ParsableCommand {
             guard kmax == maxUtterances else {
                 EvaluateEnrollmentCommand.fail("\(root): no speaker has more than \(kmax + 1) usable utterances; lower --max-utterances to \(max(kmax, 1))", ExitStatus.usage)
             }
-            let scores = (1...maxUtterances).map { trials.scores(enrolling: $0, scorer: engine.scorer) }
             let name = URL(fileURLWithPath: root).lastPathComponent
+            let scores: [EnrollmentProtocol.Scores]
+            if norm == .asNormEnrolled {
+                let enrolled = trials.enrolledSpeakers(enrolling: Array(1...maxUtterances))
+                guard enrolled >= minimumSpeakers else {
+                    EvaluateEnrollmentCommand.fail("\(root): only \(enrolled) speakers have more than \(maxUtterances) usable utterances; --minimum-speakers \(minimumSpeakers) needs that many at every K (lower --max-utterances or --minimum-speakers)", ExitStatus.usage)
+                }
+                scores = (1...maxUtterances).map { trials.enrolledCohortScores(enrolling: $0, topN: cohortTop, population: minimumSpeakers) }
+            } else {
+                scores = (1...maxUtterances).map { trials.scores(enrolling: $0, scorer: engine.scorer) }
+            }
             sets.append(OperatingPointCalibrator.Set(name: name, scores: scores))
             let speakerCount = trials.corpus.speakers.filter { trials.utterances(of: $0).count >= 2 }.count
             described.append("\(name) (\(speakerCount) speakers\(speakers == .all ? "" : ", \(speakers.rawValue) half by name"), \(trials.embeddings.count) utterances)")
         }
         let calibrator = OperatingPointCalibrator(targets: [.low: lowFar, .standard: standardFar, .high: highFar], impostors: impostors)
-        let description = "voiceprint calibrate: enrollment protocol (first K utterances enrolled as voiceprintd does, K = 1–\(maxUtterances), the rest tested; impostors: other speakers, manifest exclusions left out; targets held on \(impostors == .both ? "all and on same-language impostors" : impostors.rawValue + " impostors")) on \(described.joined(separator: "; ")); per K the highest threshold over the sets, non-decreasing in K"
+        let cohort = norm == .asNormEnrolled
+            ? "; AS-norm against the other enrolled speakers' centroids (top \(cohortTop) per side), \(minimumSpeakers) speakers enrolled per claim, impostors outside the population" : ""
+        let description = "voiceprint calibrate: enrollment protocol (first K utterances enrolled as voiceprintd does, K = 1–\(maxUtterances), the rest tested; impostors: other speakers, manifest exclusions left out; targets held on \(impostors == .both ? "all and on same-language impostors" : impostors.rawValue + " impostors")\(cohort)) on \(described.joined(separator: "; ")); per K the highest threshold over the sets, non-decreasing in K"
         let table: OperatingPoints
-        do { table = try calibrator.calibrate(sets, scoring: norm.rawValue, description: description) } catch {
+        let settings = norm == .asNormEnrolled ? OperatingPoints.EnrolledCohort(topN: cohortTop, minimumSpeakers: minimumSpeakers) : nil
+        do { table = try calibrator.calibrate(sets, scoring: norm.rawValue, description: description, enrolledCohort: settings) } catch {
             EvaluateEnrollmentCommand.fail("\(error)", ExitStatus.usage)
         }
-        file.metadata["operating_points"] = table.encoded()
+        if norm == .asNormEnrolled {
+            // Beside the cosine levels, which the daemon uses below the minimum population.
+            file.metadata["operating_points_enrolled_cohort"] = table.encoded()
+        } else {
+            file.metadata["operating_points"] = table.encoded()
+        }
         // Decoding the result checks it is a model file this build (and the daemon) will load.
         do { _ = try ModelFile.decode(file, source: out) } catch { EvaluateEnrollmentCommand.fail("\(error)", ExitStatus.otherError) }
         try file.write(to: out)

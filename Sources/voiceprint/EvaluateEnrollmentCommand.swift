@@ -29,8 +29,10 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
     var k = "1,3,5,10"
     @Option(help: "Speakers to use: all, or every other one by name (even, odd) for a speaker-disjoint split.")
     var speakers: EnrollmentCorpus.Half = .all
-    @Option(help: "Score normalisation, as voiceprintd's score_normalization: none or as-norm.")
+    @Option(help: "Score normalisation, as voiceprintd's score_normalization: none, as-norm or as-norm-enrolled (the enrolled speakers as cohort, with the model's calibrated top N).")
     var norm: CalibrationScoring = .none
+    @Option(help: "With --norm as-norm-enrolled: enrolled speakers per claim (default: every speaker with enough utterances), to see the rates as a population grows.")
+    var population: Int?
     @Option(help: "Also score with AS-norm against the other enrolled speakers' centroids, top N per side (issue 17, item 3), and compare.")
     var enrolledCohort: Int?
     @Option(help: "Threads for embedding (default: all cores).")
@@ -46,7 +48,8 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
         let engine = Self.engine(model, norm: norm, options: engineOptions.options)
         let trials = Self.load(data, half: speakers, engine: engine, threads: threads)
         let metadata = engine.metadata!
-        let report = EnrollmentReport(scores: counts.map { ($0, trials.scores(enrolling: $0, scorer: engine.scorer)) },
+        let report = EnrollmentReport(scores: counts.map { ($0, Self.scores(trials, enrolling: $0, norm: norm, metadata: metadata,
+                                                                             scorer: engine.scorer, population: population)) },
                                       metadata: metadata, modelThreshold: Self.modelThreshold(metadata, norm: norm),
                                       scoring: norm.rawValue)
         if json {
@@ -56,7 +59,11 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             return
         }
-        print("model:    \(engine.name) (\(engine.scorer.label))\(metadata.operatingPoints.map { " calibrated on: \($0.calibration)" } ?? ", no security levels")")
+        let levels = norm == .asNormEnrolled ? metadata.enrolledCohortOperatingPoints : metadata.operatingPoints
+        let label = norm == .asNormEnrolled
+            ? "AS-norm against the enrolled speakers (top \(levels!.enrolledCohort!.topN)), \(population.map { "\($0)" } ?? "all") enrolled per claim"
+            : engine.scorer.label
+        print("model:    \(engine.name) (\(label))\(levels.map { " calibrated on: \($0.calibration)" } ?? ", no security levels")")
         print("data:     \(data): \(trials.corpus.speakers.count) speakers (\(speakers.rawValue)), \(trials.embeddings.count) files, \(trials.failures.count) unusable, \(trials.corpus.excludedPairCount) excluded impostor pairs")
         print(report.markdown)
         if let topN = enrolledCohort { printCohortComparison(trials, counts: counts, topN: topN, scorer: engine.scorer) }
@@ -82,6 +89,22 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
         }
     }
 
+    /// The trials of K under `norm`: the engine's scorer, or for as-norm-enrolled the
+    /// enrolled cohort with the model's top N, outsiders as impostors (as calibrated).
+    static func scores(_ trials: EnrollmentProtocol, enrolling k: Int, norm: CalibrationScoring, metadata: ModelMetadata,
+                       scorer: Scorer, population: Int?) -> EnrollmentProtocol.Scores {
+        guard norm == .asNormEnrolled else { return trials.scores(enrolling: k, scorer: scorer) }
+        guard let cohort = metadata.enrolledCohortOperatingPoints?.enrolledCohort else {
+            fail("the model has no operating_points_enrolled_cohort (voiceprint calibrate --norm as-norm-enrolled)", ExitStatus.usage)
+        }
+        let available = trials.enrolledSpeakers(enrolling: [k])
+        let size = population ?? available
+        guard size > cohort.topN, size <= available else {
+            fail("K = \(k): a population of \(size) enrolled speakers is not possible here (\(available) have more than \(k) utterances; top N is \(cohort.topN))", ExitStatus.usage)
+        }
+        return trials.enrolledCohortScores(enrolling: k, topN: cohort.topN, population: size)
+    }
+
     /// The engine the daemon would build for `score_normalization = norm`; exits 2 on a bad model.
     static func engine(_ path: String, norm: CalibrationScoring, options base: EngineOptions) -> VoiceprintEngine {
         var options = base
@@ -90,8 +113,12 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
     }
 
     /// The daemon's threshold for this scoring when no level applies (`ModelRuntime`).
-    static func modelThreshold(_ metadata: ModelMetadata, norm: CalibrationScoring) -> Float {
-        norm == .asNorm ? metadata.extra["threshold_as_norm"].flatMap(Float.init) ?? .nan : metadata.threshold
+    static func modelThreshold(_ metadata: ModelMetadata, norm: CalibrationScoring) -> Float? {
+        switch norm {
+        case .none: return metadata.threshold
+        case .asNorm: return metadata.extra["threshold_as_norm"].flatMap(Float.init)
+        case .asNormEnrolled: return nil
+        }
     }
 
     /// The corpus at `root`, embedded; exits 2 on a bad folder. Unusable files are reported, not fatal:
@@ -116,12 +143,13 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
 
 /// The daemon's score_normalization values.
 enum CalibrationScoring: String, ExpressibleByArgument, CaseIterable {
-    case none = "cosine", asNorm = "as-norm"
+    case none = "cosine", asNorm = "as-norm", asNormEnrolled = "as-norm-enrolled"
 
     init?(argument: String) {
         switch argument {
         case "none", "cosine": self = .none
         case "as-norm": self = .asNorm
+        case "as-norm-enrolled": self = .asNormEnrolled
         default: return nil
         }
     }

@@ -64,3 +64,63 @@ import VoiceprintTestSupport
         }
     }
 }
+
+/// The enrolled-cohort levels (`operating_points_enrolled_cohort`): a second
+/// table beside the cosine one, with the cohort settings its thresholds hold with.
+extension OperatingPointsTests {
+    static func enrolledTable(topN: Int = 10, minimum: Int = 20) -> OperatingPoints {
+        var t = table()
+        t.scoring = "as-norm-enrolled"
+        // z-scores: thresholds above 1 are fine on this scale.
+        for level in OperatingPoints.Level.allCases { t.levels[level.rawValue]!.thresholds = t.point(level).thresholds.map { $0 * 4 } }
+        t.enrolledCohort = OperatingPoints.EnrolledCohort(topN: topN, minimumSpeakers: minimum)
+        return t
+    }
+
+    static func load(_ edit: (inout [String: String]) -> Void) throws -> LoadedModel {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        try ModelFile.write(model: try ModelFileTests.model(), metadata: ModelMetadata(architecture: ModelFileTests.small), to: path)
+        var file = try SafeTensors(path: path)
+        edit(&file.metadata)
+        try file.write(to: path)
+        return try ModelFile.load(path: path)
+    }
+
+    @Test func bothTablesRoundTripThroughAModelFile() throws {
+        let loaded = try Self.load {
+            $0["operating_points"] = Self.table().encoded()
+            $0["operating_points_enrolled_cohort"] = Self.enrolledTable().encoded()
+        }
+        #expect(loaded.metadata.operatingPoints == Self.table())
+        #expect(loaded.metadata.enrolledCohortOperatingPoints == Self.enrolledTable())
+        #expect(loaded.metadata.enrolledCohortOperatingPoints?.enrolledCohort == .init(topN: 10, minimumSpeakers: 20))
+        #expect(loaded.metadata.enrolledCohortOperatingPoints?.threshold(.standard, utterances: 1) == 2.5)
+        #expect(loaded.metadata.extra["operating_points_enrolled_cohort"] == nil, "a typed field, not an unknown key")
+        // The cosine table's JSON has no enrolled_cohort key at all.
+        #expect(!Self.table().encoded().contains("enrolled_cohort"))
+    }
+
+    @Test(arguments: [
+        ("no settings", "operating_points_enrolled_cohort", "needs enrolled_cohort"),
+        ("minimum not above top N", "operating_points_enrolled_cohort", "minimum_speakers 10 must exceed top_n 10"),
+        ("settings on cosine", "operating_points", "enrolled_cohort is only for scoring as-norm-enrolled, not cosine"),
+        ("enrolled scoring in the cosine field", "operating_points", "belongs in \"operating_points_enrolled_cohort\""),
+        ("cosine scoring in the enrolled field", "operating_points_enrolled_cohort", "scoring is \"cosine\", not as-norm-enrolled"),
+    ])
+    func aMisplacedOrIncompleteEnrolledTableIsRefusedByName(_ label: String, _ field: String, _ message: String) throws {
+        var table: OperatingPoints
+        switch label {
+        case "no settings": table = Self.enrolledTable(); table.enrolledCohort = nil
+        case "minimum not above top N": table = Self.enrolledTable(topN: 10, minimum: 10)
+        case "settings on cosine": table = Self.table(); table.enrolledCohort = .init(topN: 2, minimumSpeakers: 3)
+        case "enrolled scoring in the cosine field": table = Self.enrolledTable()
+        default: table = Self.table()
+        }
+        #expect {
+            _ = try Self.load { $0[field] = table.encoded() }
+        } throws: { error in
+            "\(error)".contains(field) && "\(error)".contains(message)
+        }
+    }
+}
