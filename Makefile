@@ -101,7 +101,10 @@ default-model: build corpus import-pretrained
 	@# real-speech development set under the daemon's enrollment protocol (it sets thresholds, never weights).
 	apt-get install -y -qq sox klettres-data ktuberling-data
 	test -f $(REAL)/trials-all.txt || scripts/build-real-devset --out $(REAL)
-	$(RELEASE)/voiceprint calibrate --model $(SPLIT)/fusion.safetensors --data $(REAL) --out Models/default.safetensors
+	$(RELEASE)/voiceprint calibrate --model $(SPLIT)/fusion.safetensors --data $(REAL) --out $(SPLIT)/calibrated.safetensors
+	@# The levels of score_normalization = as-norm-enrolled (off by default), calibrated at its minimum population.
+	$(RELEASE)/voiceprint calibrate --model $(SPLIT)/calibrated.safetensors --data $(REAL) --norm as-norm-enrolled \
+	  --cohort-top 10 --minimum-speakers 20 --out Models/default.safetensors
 
 # Our own TDNN trained from scratch on synthetic voices (fast; weaker on real speech).
 tdnn-model: build corpus

@@ -55,7 +55,7 @@ struct VoiceprintdCommand: AsyncParsableCommand {
     @Option(help: "Days an audit row is kept.") var auditMaxDays: String?
     @Option(help: "Decision threshold override (cosine), or 'model'.") var threshold: String?
     @Option(help: "Security level: low, standard or high (target false-accept rates 5 %, 1 %, 0.1 %; needs a calibrated model).") var securityLevel: String?
-    @Option(help: "Score normalisation: none or as-norm.") var scoreNormalization: String?
+    @Option(help: "Score normalisation: none, as-norm (the model's cohort) or as-norm-enrolled (the enrolled speakers, once the model's minimum is enrolled).") var scoreNormalization: String?
     @Option(help: "Log level.") var logLevel: String?
 
     /// Defaults, then the file, then the flags.

@@ -114,6 +114,25 @@ import VoiceprintModel
         }
     }
 
+    /// Both tables of levels ship: cosine (what the daemon uses by default) and the
+    /// enrolled cohort's, calibrated on the real-speech set at its minimum population.
+    @Test func theDefaultCarriesBothTablesOfLevels() throws {
+        let metadata = try ModelFile.load(path: Self.defaultPath).metadata
+        let cosine = try #require(metadata.operatingPoints)
+        let enrolled = try #require(metadata.enrolledCohortOperatingPoints)
+        #expect(cosine.scoring == "cosine" && enrolled.scoring == "as-norm-enrolled")
+        #expect(enrolled.enrolledCohort == OperatingPoints.EnrolledCohort(topN: 10, minimumSpeakers: 20))
+        #expect(cosine.maximumUtterances == 10 && enrolled.maximumUtterances == 10)
+        for table in [cosine, enrolled] {
+            #expect(table.calibration.contains("voiceprint-real (48 speakers"), "\(table.calibration)")
+            for level in OperatingPoints.Level.allCases {
+                // In-sample, each K's realised FAR is at most its target.
+                #expect(table.point(level).falseAcceptRates.allSatisfy { $0 <= table.point(level).targetFAR })
+            }
+        }
+        #expect(enrolled.calibration.contains("20 speakers enrolled per claim"))
+    }
+
     @Test func theDefaultRanksEachVoicesOwnClipFirst() throws {
         let embedder = try VoiceprintEngine(modelPath: Self.defaultPath, options: Self.options())
         var vectors = [[Float]]()
