@@ -27,15 +27,18 @@ public final class ModelRuntime: Sendable {
     /// With `score_normalization = as-norm-enrolled`: the enrolled population as cohort, and its levels.
     let enrolledCohort: EnrolledCohort?
 
-    /// Fingerprint of the model file; tags every stored embedding.
+    /// Hash of the model file's bytes: its engine is reused on reload only when unchanged.
+    let fileHash: String
+    /// Fingerprint of the model's embedding computation; tags every stored embedding.
     public var modelID: String { engine.modelID }
     /// File name, reported in responses.
     public var name: String { engine.name }
 
     /// Loads the model and builds the centroid index from the store. With the same
-    /// model file as `previous`, its index is shared (a reload that only changes
-    /// settings must not rebuild, and so race, the index), and so is its engine
-    /// when the engine's options are unchanged too.
+    /// model as `previous` (the same embeddings: `modelID`), its index is shared (a
+    /// reload that only changes settings or recalibrated thresholds must not
+    /// rebuild, and so race, the index), and its engine too when the file's bytes
+    /// and the engine's options are unchanged (a recalibrated file has new levels).
     public init(configuration: Configuration, store: any EnrollmentStoring, previous: ModelRuntime? = nil) throws {
         self.configuration = configuration
         let options = Self.engineOptions(configuration)
@@ -44,7 +47,8 @@ public final class ModelRuntime: Sendable {
             throw ConfigurationError.invalid(error.description)
         }
         let modelID = VoiceprintEngine.fingerprint(bytes)
-        if let previous, previous.modelID == modelID, previous.engine.options == options {
+        fileHash = VoiceprintEngine.contentHash(bytes)
+        if let previous, previous.fileHash == fileHash, previous.engine.options == options {
             engine = previous.engine
         } else {
             do { engine = try VoiceprintEngine(modelBytes: bytes, source: configuration.model, options: options) } catch {

@@ -54,11 +54,14 @@ public final class VoiceprintEngine: Sendable {
 
     /// The engine of a model file's contents, read from `source` (named in errors).
     public convenience init(modelBytes bytes: [UInt8], source: String, options: EngineOptions = EngineOptions()) throws(EngineError) {
-        let loaded: LoadedModel
-        do { loaded = try ModelFile.decode(try SafeTensors(bytes: bytes, source: source), source: source) } catch {
+        let file: SafeTensors, loaded: LoadedModel
+        do {
+            file = try SafeTensors(bytes: bytes, source: source)
+            loaded = try ModelFile.decode(file, source: source)
+        } catch {
             throw .invalidModel(path: source, reason: "\(error)")
         }
-        try self.init(model: loaded, modelID: Self.fingerprint(bytes), options: options)
+        try self.init(model: loaded, modelID: Self.fingerprint(file), options: options)
     }
 
     /// A model file's bytes, or why they cannot be read.
@@ -208,12 +211,58 @@ public final class VoiceprintEngine: Sendable {
         return (all.reduce(0) { $0 + $1.passes }, all.reduce(0) { $0 + $1.utterances })
     }
 
-    /// 64-bit FNV-1a of a model file, as 16 hex digits: cheap, and any change to a weight changes it.
+    /// The model id that tags every stored embedding, of a model file's bytes (see `fingerprint(_: SafeTensors)`);
+    /// bytes that are not a safetensors file are hashed as they are.
     public static func fingerprint(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return String(format: "%016llx", hash)
+        guard let file = try? SafeTensors(bytes: bytes, source: "model") else { return contentHash(bytes) }
+        return fingerprint(file)
     }
+
+    /// 64-bit FNV-1a of the bytes themselves: any change to the file changes it.
+    public static func contentHash(_ bytes: [UInt8]) -> String {
+        var hash = FNV1a()
+        hash.add(bytes)
+        return hash.hex
+    }
+
+    /// Metadata fields that decide on scores without changing an embedding.
+    static let decisionMetadata: Set<String> = ["threshold", "threshold_far", "threshold_as_norm", "eer",
+                                                "operating_points", "operating_points_enrolled_cohort"]
+
+    /// 64-bit FNV-1a, as 16 hex digits, of what turns audio into an embedding: every
+    /// tensor (name, shape, values) and every metadata field but the decision ones
+    /// (`decisionMetadata`). Any change to a weight, the architecture, the front end
+    /// or a fusion's normalisation changes it, and the store then reports embeddings
+    /// of the old one as stale; recalibrating thresholds (`voiceprint calibrate`,
+    /// e.g. on a deployment's own speakers) keeps it, and so keeps every enrollment.
+    public static func fingerprint(_ file: SafeTensors) -> String {
+        var hash = FNV1a()
+        for key in file.metadata.keys.sorted() where !decisionMetadata.contains(key) {
+            hash.add(Array(key.utf8) + [0] + Array(file.metadata[key]!.utf8) + [0])
+        }
+        for name in file.tensors.keys.sorted() {
+            let tensor = file.tensors[name]!
+            hash.add(Array(name.utf8) + [0])
+            for d in tensor.shape { withUnsafeBytes(of: UInt64(d).littleEndian) { hash.add($0) } }
+            tensor.storage.withUnsafeBytes { hash.add($0) }
+        }
+        return hash.hex
+    }
+}
+
+/// 64-bit FNV-1a: cheap, and not a security boundary (a model file is trusted input).
+private struct FNV1a {
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    }
+
+    mutating func add(_ buffer: UnsafeRawBufferPointer) {
+        for byte in buffer { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    }
+
+    var hex: String { String(format: "%016llx", state) }
 }
 
 /// Why an engine could not be built.

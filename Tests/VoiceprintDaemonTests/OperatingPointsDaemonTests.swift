@@ -208,3 +208,36 @@ extension OperatingPointsDaemonTests {
         #expect(try Self.voiceprint(["calibrate", "--model", plain, "--data", root, "--out", calibrated, "--max-utterances", "5"]).status == 2)
     }
 }
+
+extension OperatingPointsDaemonTests {
+    /// Calibrating a deployed model (on the deployment's own speakers, say) changes
+    /// thresholds, not embeddings: after a reload the enrolled speakers are still
+    /// enrolled for it, and the new levels decide.
+    @Test func aRecalibratedModelKeepsEveryEnrollmentAcrossAReload() async throws {
+        let directory = try TemporaryDirectory("operating-points")
+        let root = try Self.corpus(in: directory)
+        let live = directory.file("live.safetensors")
+        try DaemonFixture.writeModel(to: live)
+        let fixture = try await Self.fixture(model: live)
+        let client = try fixture.client()
+        let speaker = try EnrollmentCorpus(root: root).speakers[0]
+        for file in speaker.utterances.prefix(Self.enrolled) {
+            let audio = try Data(contentsOf: URL(fileURLWithPath: file)).base64EncodedString()
+            #expect(try client.request(#"{"op":"enroll","speaker":"\#(speaker.name)","audio":{"data":"\#(audio)"}}"#)["ok"] as? Bool == true)
+        }
+        let before = try client.request(#"{"op":"status"}"#)["model"] as! [String: Any]
+        #expect(before["security_level"] is NSNull)
+
+        let (table, _) = try Self.calibratedModel(corpus: root, at: live, directory: directory)
+        fixture.daemon.reload()
+        let status = try client.request(#"{"op":"status"}"#)
+        let after = status["model"] as! [String: Any]
+        #expect(after["id"] as? String == before["id"] as? String, "the same embeddings: the same model id")
+        #expect(after["security_level"] as? String == "standard", "the new levels are in use: \(after)")
+        #expect(status["speakers"] as? Int == 1)
+        let r = try Self.verify(client, speaker.name, speaker.utterances[Self.enrolled])
+        #expect(r["ok"] as? Bool == true && r["score"] is Double, "still enrolled, not stale: \(r)")
+        #expect(abs((r["threshold"] as? Double ?? 9) - Double(table.threshold(.standard, utterances: Self.enrolled))) < 1e-4)
+        await fixture.stop()
+    }
+}

@@ -132,3 +132,34 @@ final class Results: Sendable {
     func set(_ i: Int, _ r: Result<[Float], any Error>) { slots.withLock { $0[i] = r } }
     func get(_ i: Int) -> Result<[Float], any Error> { slots.withLock { $0[i]! } }
 }
+
+extension EngineTests {
+    /// The model id tags stored embeddings: it follows what computes them, not
+    /// the thresholds, so a recalibrated model keeps every enrollment.
+    @Test func theModelIDIgnoresThresholdsAndFollowsWeightsAndFeatures() throws {
+        let folder = try TemporaryDirectory()
+        let path = try Self.modelFile(folder)
+        let original = try SafeTensors(path: path)
+        let id = VoiceprintEngine.fingerprint(original)
+        #expect(try VoiceprintEngine(modelPath: path).modelID == id)
+        #expect(VoiceprintEngine.fingerprint([UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))) == id)
+
+        var recalibrated = original
+        recalibrated.metadata["threshold"] = "0.123"
+        recalibrated.metadata["eer"] = "0.05"
+        recalibrated.metadata["operating_points"] = "{}"
+        recalibrated.metadata["operating_points_enrolled_cohort"] = "{}"
+        #expect(VoiceprintEngine.fingerprint(recalibrated) == id)
+
+        var reweighted = original
+        let name = try #require(reweighted.tensors.keys.sorted().first)
+        reweighted.tensors[name]!.storage[0] += 1e-6
+        #expect(VoiceprintEngine.fingerprint(reweighted) != id)
+        var refeatured = original
+        refeatured.metadata["features"] = original.metadata["features"]!.replacingOccurrences(of: "80", with: "64")
+        #expect(refeatured.metadata["features"] != original.metadata["features"])
+        #expect(VoiceprintEngine.fingerprint(refeatured) != id)
+        // The raw file hash, for reusing an engine on reload, sees every byte.
+        #expect(VoiceprintEngine.contentHash([1, 2]) != VoiceprintEngine.contentHash([2, 1]))
+    }
+}
