@@ -1,7 +1,7 @@
 import Foundation
 
-/// Exact centroids of recently verified speakers, so that a verify does not go
-/// through SQLite each time.
+/// Exact centroids of recently verified speakers, with their enrolled-utterance
+/// counts (the security levels' K), so that a verify does not go through the store each time.
 ///
 /// Why: the index keeps no exact centroids in memory (that is what made 100 000
 /// speakers cost 77 MB), so verify reads one from the store, and GRDB's per-read
@@ -11,9 +11,15 @@ import Foundation
 /// (about 200 KB at 192-d) keep it at in-memory cost. Centroids enrolled or
 /// deleted through the index are updated here under the same change lock.
 final class CentroidCache: @unchecked Sendable {
+    /// What verify needs of a speaker: their unit centroid and how many utterances made it.
+    struct Entry: Equatable {
+        var centroid: [Float]
+        var utterances: Int
+    }
+
     // @unchecked: `entries` and `generation` are guarded by `lock`.
     private let lock = NSLock()
-    private var entries: [String: [Float]] = [:]
+    private var entries: [String: Entry] = [:]
     /// Bumped by every change, so a value read from the store before a change
     /// is not cached after it.
     private var generation = 0
@@ -24,24 +30,24 @@ final class CentroidCache: @unchecked Sendable {
         self.capacity = capacity
     }
 
-    /// The cached centroid, or nil, with the generation to pass to `insert`.
-    func lookup(_ speaker: String) -> (centroid: [Float]?, generation: Int) {
+    /// The cached entry, or nil, with the generation to pass to `insert`.
+    func lookup(_ speaker: String) -> (entry: Entry?, generation: Int) {
         lock.withLock { (entries[speaker], generation) }
     }
 
-    /// Caches a centroid read from the store, unless a change happened since `generation`.
-    func insert(_ centroid: [Float], for speaker: String, readAt generation: Int) {
+    /// Caches an entry read from the store, unless a change happened since `generation`.
+    func insert(_ entry: Entry, for speaker: String, readAt generation: Int) {
         lock.withLock {
             guard generation == self.generation else { return }
-            store(centroid, for: speaker)
+            store(entry, for: speaker)
         }
     }
 
     /// A speaker's centroid changed (enrollment): the new value replaces any old one.
-    func update(_ centroid: [Float], for speaker: String) {
+    func update(_ entry: Entry, for speaker: String) {
         lock.withLock {
             generation += 1
-            store(centroid, for: speaker)
+            store(entry, for: speaker)
         }
     }
 
@@ -63,8 +69,8 @@ final class CentroidCache: @unchecked Sendable {
 
     /// Called under `lock`. When full, an arbitrary entry makes room: no recency
     /// bookkeeping on the hot path, and a speaker who verifies often is back after one miss.
-    private func store(_ centroid: [Float], for speaker: String) {
+    private func store(_ entry: Entry, for speaker: String) {
         if entries[speaker] == nil, entries.count >= capacity { entries.remove(at: entries.startIndex) }
-        entries[speaker] = centroid
+        entries[speaker] = entry
     }
 }

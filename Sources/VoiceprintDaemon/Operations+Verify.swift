@@ -27,10 +27,10 @@ extension Operations {
             throw WireError(.locked, "too many failed attempts for \"\(speaker)\" from uid \(peer.uid); retry in \(retryAfter) s or ask an admin to unlock", retryAfter: retryAfter)
         }
         // Known or not, the audio is decoded and embedded: the time taken must not tell them apart.
-        let centroid = try runtime.index.centroid(of: speaker)
         // With security levels the threshold depends on how many utterances the speaker
-        // enrolled (impostor scores rise with it). Read for unknown names too: same work.
-        let utterances = runtime.operatingPoints == nil ? 0 : try enrolledUtterances(speaker)
+        // enrolled (impostor scores rise with it): cached with the centroid.
+        let voiceprint = try runtime.index.voiceprint(of: speaker)
+        let centroid = voiceprint?.centroid, utterances = voiceprint?.utterances ?? 0
         let e: (audio: AudioBuffer, embedding: UtteranceEmbedding)
         do { e = try embed(audio) } catch {
             gate.audit(speaker: speaker, peer: peer, outcome: .error, model: runtime.name, now: now)
@@ -94,7 +94,7 @@ extension Operations {
 
     /// Utterances `speaker` enrolled with this model (0 when unknown).
     private func enrolledUtterances(_ speaker: String) throws -> Int {
-        try dispatcher.store.speaker(named: speaker, model: runtime.modelID)?.utterances ?? 0
+        try runtime.index.voiceprint(of: speaker)?.utterances ?? 0
     }
 
     /// The admin's answer for a name with no voiceprint for this model.

@@ -82,7 +82,7 @@ public final class SpeakerIndex: @unchecked Sendable {
         defer { changes.unlock() }
         let enrollment = try store.addUtterance(speaker: speaker, model: model, embedding: embedding, speechSeconds: speechSeconds)
         let id = enrollment.centroid.speakerID
-        recent.update(enrollment.centroid.centroid.unit, for: speaker)
+        recent.update(.init(centroid: enrollment.centroid.centroid.unit, utterances: enrollment.summary.utterances), for: speaker)
         // The same deterministic quantisation the store applied to the same centroid.
         let codes = CentroidCodes(quantizing: enrollment.centroid.centroid.unit)
         lock.write { upsertRow(id, codes) }
@@ -167,11 +167,20 @@ public final class SpeakerIndex: @unchecked Sendable {
     /// The speaker's exact unit centroid for this model, from the store (or the
     /// cache of recently verified speakers).
     public func centroid(of speaker: String) throws(StoreError) -> [Float]? {
+        try voiceprint(of: speaker)?.centroid
+    }
+
+    /// The speaker's exact unit centroid for this model and the number of utterances
+    /// it was made from (the security levels' K): from the cache of recent verifies,
+    /// or two reads of the store. A change between the reads bumps the cache's
+    /// generation, so a mismatched pair is returned once but never cached.
+    public func voiceprint(of speaker: String) throws(StoreError) -> (centroid: [Float], utterances: Int)? {
         let cached = recent.lookup(speaker)
-        if let centroid = cached.centroid { return centroid }
+        if let entry = cached.entry { return (entry.centroid, entry.utterances) }
         guard let centroid = try store.centroid(of: speaker, model: model)?.unit else { return nil }
-        recent.insert(centroid, for: speaker, readAt: cached.generation)
-        return centroid
+        let utterances = try store.speaker(named: speaker, model: model)?.utterances ?? 0
+        recent.insert(.init(centroid: centroid, utterances: utterances), for: speaker, readAt: cached.generation)
+        return (centroid, utterances)
     }
 
     /// The best `top` speakers for `embedding` by exact cosine score, best first

@@ -28,6 +28,23 @@ import VoiceprintTestSupport
         #expect(try index.count == 1 && index.centroid(of: "nobody") == nil)
     }
 
+    /// Verify's K (the security levels) comes with the centroid: cached, and
+    /// updated by each enrollment through the index and read back after a miss.
+    @Test func theUtteranceCountTravelsWithTheCentroid() throws {
+        let index = try SpeakerIndex(store: store, model: "m", dimension: 2)
+        for n in 1...3 {
+            try index.enroll(speaker: "a", embedding: [1, Float(n)], speechSeconds: 1)
+            #expect(try index.voiceprint(of: "a")?.utterances == n)
+        }
+        // Another model's utterance is not this model's K.
+        try store.addUtterance(speaker: "a", model: "m2", embedding: [1, 0, 0], speechSeconds: 1)
+        let fresh = try SpeakerIndex(store: store, model: "m", dimension: 2)
+        let read = try #require(try fresh.voiceprint(of: "a"))
+        let cached = try index.centroid(of: "a")
+        #expect(read.utterances == 3 && read.centroid == cached)
+        #expect(try fresh.voiceprint(of: "nobody") == nil)
+    }
+
     /// Another writer (a fleet's other daemon) changes the store behind the index:
     /// refresh, remove and resync bring the rows and the cached centroids in line.
     @Test func changesMadeByAnotherWriterAreAppliedByRefreshRemoveAndResync() throws {
@@ -41,8 +58,9 @@ import VoiceprintTestSupport
         try index.refresh(speakerID: north, name: "north")
         try index.refresh(speakerID: east, name: "east")
         #expect(try index.count == 2 && index.rank([0, 1], top: 1).map(\.speaker) == ["north"])
-        // The cached centroid went with the refresh: east is now (1, 1)/√2.
+        // The cached centroid went with the refresh: east is now (1, 1)/√2, from two utterances.
         #expect(try index.centroid(of: "east").map { abs($0[1] - Float(0.5).squareRoot()) < 1e-6 } == true)
+        #expect(try index.voiceprint(of: "east")?.utterances == 2)
         try store.deleteSpeaker("north")
         index.remove(speakerID: north, name: "north")
         #expect(try index.count == 1 && index.rank([0, 1], top: 5).map(\.speaker) == ["east"])
