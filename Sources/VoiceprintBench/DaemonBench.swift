@@ -24,6 +24,8 @@ struct DaemonBench: ParsableCommand {
     var daemonFlags: [String] = []
     @Option(help: "Verify with the clip-*.wav files in this folder (from `clips`) instead of one synthetic clip; each speaker is enrolled with the first three.")
     var clips: String?
+    @Flag(help: "Also time verify among each identify population with score_normalization = as-norm-enrolled beside cosine.")
+    var enrolledCohort = false
 
     func run() throws {
         let work = FileManager.default.temporaryDirectory.path + "/voiceprint-daemon-bench-\(getpid())"
@@ -85,22 +87,37 @@ struct DaemonBench: ParsableCommand {
         row("resident memory after the load", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
         daemon.stop()
 
-        // Identify against large populations inserted straight into the store.
-        let modelID = VoiceprintEngine.fingerprint([UInt8](try Data(contentsOf: URL(fileURLWithPath: model))))
+        // Identify against large populations inserted straight into the store, in the
+        // model's own dimension (rows of another dimension are another model's, and the
+        // daemon would index none of them).
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: model)))
+        let modelID = VoiceprintEngine.fingerprint(bytes)
+        let dimension = try VoiceprintEngine(modelBytes: bytes, source: model).dimension
         let identifyLine = Array((Request.identify(audio: .data([UInt8](clip(&rng))), top: 5).encoded() + "\n").utf8)
         for count in speakers.split(separator: ",").compactMap({ Int($0) }) {
             let directory = work + "/identify\(count)"
             try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
             let store = try SQLiteEnrollmentStore(path: directory + "/state/enrollments.sqlite")
             var embeddingRng = SeededGenerator(seed: UInt64(count))
-            let batch = (0..<count).map { i -> StoredEmbedding in
-                var v = (0..<192).map { _ in Float(embeddingRng.gaussian()) }
-                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                v = v.map { $0 / norm }
-                return StoredEmbedding(speaker: "speaker\(i)", vector: v, speechSeconds: 10)
+            // Batches of 10 000: one transaction each, and never 100 000 vectors in memory at once.
+            for first in stride(from: 0, to: count, by: 10_000) {
+                let batch = (first..<min(first + 10_000, count)).map { i -> StoredEmbedding in
+                    var v = (0..<dimension).map { _ in Float(embeddingRng.gaussian()) }
+                    let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    v = v.map { $0 / norm }
+                    return StoredEmbedding(speaker: "speaker\(i)", vector: v, speechSeconds: 10)
+                }
+                try store.addUtterances(batch, model: modelID)
             }
-            try store.addUtterances(batch, model: modelID)
+            store.close()
             let daemon = try DaemonUnderTest(binary: binary, model: model, directory: directory)
+            // A figure for an index that holds fewer speakers than claimed would be a lie.
+            let status = BenchClient(path: daemon.socket)?.request(Array(#"{"op":"status"}\#n"#.utf8))
+            let indexed = status.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["speakers"] as? Int
+            guard indexed == count else {
+                daemon.stop()
+                throw ValidationErrorText("the daemon indexed \(indexed.map(String.init) ?? "no") speakers of the \(count) stored")
+            }
             let result = Self.load(socket: daemon.socket, lines: [[identifyLine]], clients: 1, requests: 50, seconds: seconds)
             let s = result.latencies.sorted()
             let median = s.isEmpty ? .nan : s[s.count / 2] * 1000
@@ -109,9 +126,28 @@ struct DaemonBench: ParsableCommand {
             row("start to READY=1 with \(count) speakers", String(format: "%.0f ms", daemon.readyAfter! * 1000), "", daemon.readyAfter! * 1000)
             row("resident memory with \(count) speakers", String(format: "%.1f MB", daemon.residentMB), "", daemon.residentMB)
             daemon.stop()
+            if enrolledCohort { try verifyCost(population: count, directory: directory, audio: [UInt8](clip(&rng)), row: row) }
         }
         if let json {
             try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// What `score_normalization = as-norm-enrolled` adds to a verify among `population`
+    /// speakers (two index scans and their candidates' exact rescoring), beside plain
+    /// cosine on the same store, one client.
+    func verifyCost(population: Int, directory: String, audio: [UInt8], row: (String, String, String, Double) -> Void) throws {
+        guard population >= 20 else { return }  // the default's enrolled cohort starts at 20 speakers
+        let line = Array((Request.verify(speaker: "speaker1", audio: .data(audio), threshold: nil).encoded() + "\n").utf8)
+        for (normalization, label) in [("none", "cosine"), ("as-norm-enrolled", "enrolled cohort")] {
+            // DaemonUnderTest turns replay refusals and lockouts off.
+            let daemon = try DaemonUnderTest(binary: binary, model: model, directory: directory, arguments: ["--score-normalization", normalization])
+            let result = Self.load(socket: daemon.socket, lines: [[line]], clients: 1, requests: 100, seconds: seconds)
+            daemon.stop()
+            let s = result.latencies.sorted()
+            let median = s.isEmpty ? .nan : s[s.count / 2] * 1000
+            row("verify among \(population) speakers, \(label): median", String(format: "%.1f ms", median),
+                "\(s.count) requests, \(result.errors) errors", median)
         }
     }
 

@@ -1,4 +1,3 @@
-import Synchronization
 import VoiceprintEngine
 import VoiceprintModel
 import VoiceprintScoring
@@ -17,13 +16,18 @@ import VoiceprintStore
 /// claimed centroid's top N closest others. The index gives each exactly
 /// (`SpeakerIndex.rank`: an int8 scan, then the candidates rescored from the
 /// store), and `ScoreNormalization` does the arithmetic `calibrate` used.
-/// A centroid's statistics are kept until the population changes.
+///
+/// Both sides are computed on every request, with no cache. A cached claim side
+/// would let a recently verified name answer sooner than another (telling a
+/// peer who verifies, and when), and could outlive a re-enrollment that lands
+/// between reading the centroid and reading the population. An unknown name gets
+/// `decoy`, the same scan on another vector, so it costs what a known one does.
+/// The cost: two scans of the index per verify (docs/benchmarks.md).
 final class EnrolledCohort: Sendable {
     let settings: OperatingPoints.EnrolledCohort
     /// Thresholds on this score, per level and enrolled-utterance count.
     let levels: OperatingPoints
     private let index: SpeakerIndex
-    private let cache = Mutex<(generation: Int, statistics: [String: Scorer.Statistics])>((-1, [:]))
 
     init(levels: OperatingPoints, index: SpeakerIndex) {
         precondition(levels.scoring == "as-norm-enrolled" && levels.enrolledCohort != nil, "EnrolledCohort: \(levels.scoring) levels")
@@ -36,9 +40,8 @@ final class EnrolledCohort: Sendable {
     var isActive: Bool { index.count >= settings.minimumSpeakers }
 
     /// A test embedding's closest enrolled centroids: enough to leave out any one
-    /// claimed speaker and keep top N. Computed once per request, before the claimed
-    /// name is looked up, so an unknown name costs what a known one does when its
-    /// centroid's statistics are cached.
+    /// claimed speaker and keep top N. Computed once per request, for known and
+    /// unknown names alike.
     func neighbours(of embedding: [Float]) throws(StoreError) -> [RankedSpeaker] {
         try index.rank(embedding, top: settings.topN + 1)
     }
@@ -46,27 +49,22 @@ final class EnrolledCohort: Sendable {
     /// The normalised score of `embedding` (with its `neighbours`) claiming `speaker`, whose centroid is `centroid`.
     func score(_ embedding: [Float], neighbours: [RankedSpeaker], speaker: String, centroid: [Float]) throws(StoreError) -> Float {
         ScoreNormalization.normalize(Scorer.cosine(embedding, centroid),
-                                     first: try statistics(ofCentroid: centroid, speaker: speaker),
+                                     first: statistics(try index.rank(centroid, top: settings.topN + 1), leavingOut: speaker),
                                      second: statistics(neighbours, leavingOut: speaker))
+    }
+
+    /// The work `score` does on the claimed side, for a name with no voiceprint;
+    /// the result means nothing.
+    func decoy(_ embedding: [Float]) throws(StoreError) {
+        _ = statistics(try index.rank(embedding, top: settings.topN + 1), leavingOut: "")
     }
 
     private func statistics(_ neighbours: [RankedSpeaker], leavingOut speaker: String) -> Scorer.Statistics {
         let others = neighbours.filter { $0.speaker != speaker }.prefix(settings.topN).map(\.score)
-        // Only if deletions emptied the index mid-request: no cohort, the raw cosine's scale.
-        guard !others.isEmpty else { return (0, 1) }
+        // Only if deletions shrank the index mid-request: a deviation of one score is
+        // no deviation (the floor would multiply the score a millionfold). Unit
+        // statistics leave the raw cosine, far below any threshold on this scale.
+        guard others.count >= 2 else { return (0, 1) }
         return ScoreNormalization.topStatistics(Array(others), topN: settings.topN)
-    }
-
-    private func statistics(ofCentroid centroid: [Float], speaker: String) throws(StoreError) -> Scorer.Statistics {
-        let generation = index.population.generation
-        if let cached = cache.withLock({ $0.generation == generation ? $0.statistics[speaker] : nil }) { return cached }
-        let computed = statistics(try index.rank(centroid, top: settings.topN + 1), leavingOut: speaker)
-        cache.withLock {
-            // A newer population's entries are not replaced by this older one's.
-            guard $0.generation <= generation else { return }
-            if $0.generation < generation { $0 = (generation, [:]) }
-            $0.statistics[speaker] = computed
-        }
-        return computed
     }
 }

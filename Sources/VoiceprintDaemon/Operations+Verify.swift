@@ -15,6 +15,11 @@ extension Operations {
 
     func verify(_ speaker: String, _ audio: AudioSource, _ requested: Float?, _ level: OperatingPoints.Level?) throws -> [String: JSONValue] {
         try checkLevelApplies(level)
+        if let requested, runtime.enrolledCohort != nil {
+            // The score's scale changes as the population crosses the minimum: a number would mean
+            // a cosine one moment and a z-score the next.
+            throw WireError(.badRequest, "a threshold (\(requested)) cannot be used with score_normalization = as-norm-enrolled, whose scale changes with the enrolled population; send a security_level instead")
+        }
         let gate = dispatcher.gate
         let admin = peer.resolvedAdmin ?? dispatcher.policy.isAdmin(peer)
         guard gate.begin(speaker: speaker, uid: peer.uid) else {
@@ -46,8 +51,8 @@ extension Operations {
             throw WireError(.badAudio, "this audio matches an earlier submission for \"\(speaker)\" \(Int(age)) s ago; a replayed recording is not a new attempt: speak again")
         }
         guard let centroid else {
-            // The work a known name's score costs, done and discarded (AS-norm's query statistics).
-            _ = scorer.decoyScore(scorer.query(e.embedding.vector))
+            // The work a known name's score costs, done and discarded (AS-norm's statistics).
+            if let cohort { try cohort.decoy(e.embedding.vector) } else { _ = scorer.decoyScore(scorer.query(e.embedding.vector)) }
             try gate.recordFailure(speaker: speaker, uid: peer.uid, now: now)
             gate.audit(speaker: speaker, peer: peer, outcome: .unknown, model: runtime.name, now: now)
             if admin { throw try unknownSpeaker(speaker) }
@@ -116,9 +121,10 @@ extension Operations {
         let candidates: [(speaker: String, score: Float)]
         let cohort = runtime.activeEnrolledCohort
         if let cohort {
-            // As AS-norm below, each shortlisted speaker normalised against the others.
+            // Each shortlisted speaker normalised against the others, as verify does. Each costs
+            // a scan of the index, so the shortlist is 10 to 50 whatever `top` asks for.
             let neighbours = try cohort.neighbours(of: e.vector)
-            candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
+            candidates = try runtime.index.rank(e.vector, top: min(max(top, 10), 50)).map { c in
                 (c.speaker, try cohort.score(e.vector, neighbours: neighbours, speaker: c.speaker, centroid: c.centroid))
             }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
         } else if case .asNorm = scorer.method {

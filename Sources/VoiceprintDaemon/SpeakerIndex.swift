@@ -172,13 +172,15 @@ public final class SpeakerIndex: @unchecked Sendable {
 
     /// The speaker's exact unit centroid for this model and the number of utterances
     /// it was made from (the security levels' K): from the cache of recent verifies,
-    /// or two reads of the store. A change between the reads bumps the cache's
+    /// or two reads of the store, made for unknown names too (verify must not answer
+    /// an unknown name sooner). A change between the reads bumps the cache's
     /// generation, so a mismatched pair is returned once but never cached.
     public func voiceprint(of speaker: String) throws(StoreError) -> (centroid: [Float], utterances: Int)? {
         let cached = recent.lookup(speaker)
         if let entry = cached.entry { return (entry.centroid, entry.utterances) }
-        guard let centroid = try store.centroid(of: speaker, model: model)?.unit else { return nil }
+        let centroid = try store.centroid(of: speaker, model: model)?.unit
         let utterances = try store.speaker(named: speaker, model: model)?.utterances ?? 0
+        guard let centroid else { return nil }
         recent.insert(.init(centroid: centroid, utterances: utterances), for: speaker, readAt: cached.generation)
         return (centroid, utterances)
     }

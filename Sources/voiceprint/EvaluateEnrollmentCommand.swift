@@ -81,6 +81,11 @@ struct EvaluateEnrollmentCommand: ParsableCommand {
         }
         for k in counts {
             let speakers = trials.corpus.speakers.filter { trials.utterances(of: $0).count > k }.count
+            guard speakers > topN + 1 else {
+                print("| \(k) | \(speakers) | AS-norm, enrolled cohort (top \(topN)) | – | – | – | – |")
+                FileHandle.standardError.write(Data("voiceprint: K = \(k): \(speakers) speakers have more than \(k) utterances; the enrolled cohort needs more than \(topN + 1)\n".utf8))
+                continue
+            }
             for (name, s) in [(scorer.label, trials.scores(enrolling: k, scorer: scorer)),
                               ("AS-norm, enrolled cohort (top \(topN))", trials.enrolledCohortScores(enrolling: k, topN: topN))] {
                 let all = cell(s.targets, s.impostors), same = cell(s.targets, s.sameLanguageImpostors)

@@ -4,6 +4,7 @@ import VoiceprintCalibration
 import VoiceprintDaemon
 import VoiceprintEngine
 import VoiceprintModel
+import VoiceprintScoring
 import VoiceprintTestSupport
 
 /// `score_normalization = as-norm-enrolled` end to end: below the model's
@@ -92,12 +93,30 @@ import VoiceprintTestSupport
         }
         #expect(compared > offline.count, "most decisions are away from the threshold and were compared (\(compared))")
 
-        // Deletions below the minimum turn it off again: three speakers still use it, two do not.
-        for (speaker, active) in [(speakers[3], true), (speakers[2], false)] {
+        // An admin's number would be a cosine one moment and a z-score the next: refused.
+        let audio = try Data(contentsOf: URL(fileURLWithPath: speakers[0].utterances[k])).base64EncodedString()
+        let fixed = try client.request(#"{"op":"verify","speaker":"\#(speakers[0].name)","audio":{"data":"\#(audio)"},"threshold":0.5}"#)
+        #expect(code(fixed) == "bad_request" && "\(fixed)".contains("security_level"), "\(fixed)")
+
+        // A deletion changes the population, and the next score follows it: speaker 0 claimed by
+        // speaker 1's test file, normalised against speakers 1 and 2 only (top 2 of 2).
+        func delete(_ speaker: EnrollmentCorpus.Speaker, active: Bool) throws {
             let deleted = try client.request(#"{"op":"delete","speaker":"\#(speaker.name)"}"#)
             #expect(deleted["ok"] as? Bool == true, "\(deleted)")
             #expect((try Self.modelStatus(client)["enrolled_cohort"] as? [String: Any])?["active"] as? Bool == active)
         }
+        try delete(speakers[3], active: true)
+        let centroids = speakers.map { trials.centroid(enrolling: Array(trials.utterances(of: $0).prefix(k))).unit }
+        let test = trials.utterances(of: speakers[1])[k]
+        let e = try #require(trials.embeddings[test])
+        let expected = ScoreNormalization.normalize(
+            Scorer.cosine(e, centroids[0]),
+            first: ScoreNormalization.topStatistics([1, 2].map { Scorer.cosine(centroids[0], centroids[$0]) }, topN: 2),
+            second: ScoreNormalization.topStatistics([1, 2].map { Scorer.cosine(e, centroids[$0]) }, topN: 2))
+        let after = try Base.verify(client, speakers[0].name, test)
+        #expect(abs((after["score"] as? Double ?? .nan) - Double(expected)) < 1e-3 * max(1, abs(Double(expected))), "expected \(expected): \(after)")
+        // Below the minimum it is off again.
+        try delete(speakers[2], active: false)
         await fixture.stop()
     }
 
