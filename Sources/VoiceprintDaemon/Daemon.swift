@@ -36,6 +36,7 @@ public final class Daemon: Service, Sendable {
         try StateDirectory.prepare(configuration.stateDirectory)
         let store = try Dispatcher.openStore(configuration, logger: logger)
         let runtime = try ModelRuntime(configuration: configuration, store: store)
+        Self.logAdoption(runtime, logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         pool = NIOThreadPool(numberOfThreads: configuration.resolvedPoolThreads)
         pool.start()
@@ -78,6 +79,13 @@ public final class Daemon: Service, Sendable {
         logger.notice("voiceprintd stopped")
     }
 
+    /// Says when stored embeddings were retagged from this model file's former id.
+    static func logAdoption(_ runtime: ModelRuntime, _ logger: Logger) {
+        guard runtime.adoptedUtterances > 0 else { return }
+        logger.notice("stored embeddings adopted: they were tagged with this model file's former id (a hash of its bytes)",
+                      metadata: ["utterances": "\(runtime.adoptedUtterances)", "model_id": "\(runtime.modelID)"])
+    }
+
     /// SIGHUP: reload the configuration and the model (rebuilding the index
     /// for it) without dropping connections; if either fails, the old ones stay.
     /// The socket, state directory and worker count only change on restart.
@@ -98,6 +106,7 @@ public final class Daemon: Service, Sendable {
             effective.workers = self.configuration.workers
             effective.batchMaxUtterances = self.configuration.resolvedBatchMaxUtterances
             let runtime = try dispatcher.reload(effective)
+            Self.logAdoption(runtime, logger)
             logger.notice("model reloaded", metadata: ["model": "\(runtime.name)", "model_id": "\(runtime.modelID)",
                                                        "speakers": "\(runtime.index.count)"])
         } catch {

@@ -28,7 +28,11 @@ public final class ModelRuntime: Sendable {
     let enrolledCohort: EnrolledCohort?
 
     /// Hash of the model file's bytes: its engine is reused on reload only when unchanged.
+    /// It was the model id before the id left thresholds out.
     let fileHash: String
+    /// Utterances stored under `fileHash`, the id this file had before, retagged with
+    /// `modelID` when this runtime was built (0 when there were none).
+    public let adoptedUtterances: Int
     /// Fingerprint of the model's embedding computation; tags every stored embedding.
     public var modelID: String { engine.modelID }
     /// File name, reported in responses.
@@ -87,7 +91,11 @@ public final class ModelRuntime: Sendable {
         }
         if let previous, previous.modelID == modelID {
             index = previous.index
+            adoptedUtterances = 0
         } else {
+            // Embeddings stored before the id left thresholds out carry the hash of the
+            // file's bytes: the same model's, so they are this model's (once, never merged).
+            adoptedUtterances = fileHash == modelID ? 0 : try store.adoptModel(from: fileHash, to: modelID)
             index = try SpeakerIndex(store: store, model: modelID, dimension: engine.dimension)
         }
         enrolledCohort = configuration.scoreNormalization == "as-norm-enrolled"

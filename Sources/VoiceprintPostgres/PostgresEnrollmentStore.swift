@@ -134,6 +134,20 @@ public final class PostgresEnrollmentStore: EnrollmentStoring {
         }
     }
 
+    public func adoptModel(from legacy: String, to current: String) throws(StoreError) -> Int {
+        try transaction { tx throws(StoreError) in
+            // Two daemons adopting at once: the second waits on the first's row locks, then finds `current`.
+            let present: Int = try tx.run("SELECT COUNT(*) FROM (SELECT 1 FROM utterance WHERE model = \(current) LIMIT 1) AS any_row")
+                .first.map { row throws(StoreError) in try Self.decode(row, as: Int.self) } ?? 0
+            guard present == 0 else { return 0 }
+            let moved: Int = try tx.run("WITH moved AS (UPDATE utterance SET model = \(current) WHERE model = \(legacy) RETURNING 1) SELECT COUNT(*) FROM moved")
+                .first.map { row throws(StoreError) in try Self.decode(row, as: Int.self) } ?? 0
+            try tx.run("UPDATE centroid_code SET model = \(current) WHERE model = \(legacy)")
+            if moved > 0 { try notify(tx, "r") }
+            return moved
+        }
+    }
+
     public func speakerCount() throws(StoreError) -> Int {
         try withConnection { tx throws(StoreError) in
             try tx.run("SELECT COUNT(*) FROM speaker").first.map { row throws(StoreError) in try Self.decode(row, as: Int.self) } ?? 0

@@ -24,6 +24,12 @@ public protocol EnrollmentStoring: AnyObject, Sendable {
     @discardableResult
     func deleteSpeaker(_ name: String) throws(StoreError) -> Int64?
     func speakerCount() throws(StoreError) -> Int
+    /// Retags every utterance and centroid code of model id `legacy` as `current`, in
+    /// one transaction, if the store holds nothing of `current` yet (never a merge);
+    /// returns the utterances retagged. For a model whose id changed but whose
+    /// embeddings did not (the id's definition changed: `VoiceprintEngine.fingerprint`).
+    @discardableResult
+    func adoptModel(from legacy: String, to current: String) throws(StoreError) -> Int
 
     // Centroids.
     func centroid(of name: String, model: String) throws(StoreError) -> Centroid?

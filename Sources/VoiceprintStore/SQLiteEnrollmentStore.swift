@@ -196,6 +196,16 @@ public final class SQLiteEnrollmentStore: EnrollmentStoring {
         try? pool.close()
     }
 
+    public func adoptModel(from legacy: String, to current: String) throws(StoreError) -> Int {
+        try write { db in
+            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM utterance WHERE model = ?", arguments: [current]) == 0 else { return 0 }
+            try db.execute(sql: "UPDATE utterance SET model = ? WHERE model = ?", arguments: [current, legacy])
+            let moved = db.changesCount
+            try db.execute(sql: "UPDATE centroid_code SET model = ? WHERE model = ?", arguments: [current, legacy])
+            return moved
+        }
+    }
+
     /// Speakers in the store (any model).
     public func speakerCount() throws(StoreError) -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM speaker") ?? 0 }

@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
 import Testing
+import VoiceprintEngine
+import VoiceprintStore
 import VoiceprintTestSupport
 
 /// The built `voiceprintd` binary against a hostile or damaged state: a store
@@ -54,6 +56,39 @@ import VoiceprintTestSupport
         #expect(checked.status == 1, "\(checked.output)")
         #expect(checked.output.contains("\(store) is empty (0 bytes)") && !checked.output.contains("configuration OK"))
         #expect((try FileManager.default.attributesOfItem(atPath: store))[.size] as? Int == 0, "left as it was")
+    }
+
+    /// A store written by a daemon from before the model id left thresholds out: its
+    /// embeddings carry the hash of the model file's bytes. The same file's daemon now
+    /// adopts them at start instead of calling every speaker stale.
+    @Test func embeddingsUnderTheModelFilesFormerIDAreAdoptedAtStart() throws {
+        let first = try DaemonProcess(arguments: arguments, log: dir.file("1.log"))
+        try first.waitForSocket(socket)
+        for seed in [1, 2] as [UInt64] {
+            let r = try LineClient(path: socket).request(
+                #"{"op":"enroll","speaker":"alice","audio":{"data":"\#(DaemonFixture.audio(voice: 0, seed: seed))"}}"#)
+            #expect(r["ok"] as? Bool == true, "\(r)")
+        }
+        let id = try #require((try LineClient(path: socket).request(#"{"op":"status"}"#)["model"] as? [String: Any])?["id"] as? String)
+        first.signal(SIGTERM)
+        #expect(first.wait() == 0)
+        let legacy = VoiceprintEngine.contentHash([UInt8](try Data(contentsOf: URL(fileURLWithPath: model))))
+        #expect(legacy != id)
+        do {
+            // What an older daemon left: the same rows under the byte hash.
+            let old = try SQLiteEnrollmentStore(path: store)
+            #expect(try old.adoptModel(from: id, to: legacy) == 2)
+            old.close()
+        }
+        let second = try DaemonProcess(arguments: arguments, log: dir.file("2.log"))
+        try second.waitForSocket(socket)
+        let status = try LineClient(path: socket).request(#"{"op":"status"}"#)
+        #expect(status["speakers"] as? Int == 1, "\(status)")
+        let listed = try LineClient(path: socket).request(#"{"op":"list"}"#)["speakers"] as? [[String: Any]]
+        #expect(listed?.first?["utterances"] as? Int == 2 && listed?.first?["stale_utterances"] as? Int == 0, "\(String(describing: listed))")
+        second.signal(SIGTERM)
+        #expect(second.wait() == 0)
+        #expect(second.logText.contains("stored embeddings adopted") && second.logText.contains("utterances=2"), "\(second.logText)")
     }
 
     @Test func aSymbolicLinkInPlaceOfTheStoreIsRefusedAndItsTargetKeepsItsMode() throws {

@@ -42,6 +42,30 @@ import VoiceprintTestSupport
         #expect(codes == 0)
     }
 
+    /// A model whose id changed but whose embeddings did not: every utterance and
+    /// centroid code moves to the new id at once, and never into an id already in use.
+    @Test(arguments: StoreEngine.allCases) func adoptingAModelRetagsEverythingOnceAndNeverMerges(engine: StoreEngine) throws {
+        let fixture = try engine.fixture()
+        let store = fixture.store
+        try store.addUtterance(speaker: "alice", model: "legacy", embedding: [1, 0], speechSeconds: 2)
+        try store.addUtterance(speaker: "alice", model: "legacy", embedding: [0, 1], speechSeconds: 2)
+        try store.addUtterance(speaker: "bob", model: "legacy", embedding: [0, 1], speechSeconds: 3)
+        try store.addUtterance(speaker: "carol", model: "other", embedding: [1, 0, 0], speechSeconds: 1)
+        let before = try #require(try store.centroid(of: "alice", model: "legacy"))
+        #expect(try store.adoptModel(from: "legacy", to: "current") == 3)
+        #expect(try store.centroid(of: "alice", model: "current") == before)
+        #expect(try store.speaker(named: "alice", model: "current")?.utterances == 2)
+        #expect(try store.speaker(named: "alice", model: "current")?.staleUtterances == 0)
+        #expect(try store.embeddings(model: "legacy").isEmpty && store.embeddings(model: "other").count == 1)
+        var codes = [Int64]()
+        try store.forEachCentroidCodes(model: "current") { id, _, _, _ in codes.append(id) }
+        #expect(codes.count == 2, "the int8 codes the index starts from moved too")
+        // Again, or into an id that already has embeddings: nothing moves.
+        #expect(try store.adoptModel(from: "legacy", to: "current") == 0)
+        #expect(try store.adoptModel(from: "other", to: "current") == 0)
+        #expect(try store.embeddings(model: "other").count == 1)
+    }
+
     @Test func survivesReopeningAndIsPrivate() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("store.db")
