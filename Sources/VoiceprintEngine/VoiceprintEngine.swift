@@ -225,13 +225,17 @@ public final class VoiceprintEngine: Sendable {
         return hash.hex
     }
 
-    /// Metadata fields that decide on scores without changing an embedding.
+    /// Metadata fields that change no embedding: those that decide on scores, and the
+    /// time the file was written (a model rebuilt with the same weights is the same model).
+    /// A list of exclusions, not of inclusions: a new field that does change embeddings
+    /// is then covered by default, and one wrongly left covered only makes enrollments
+    /// stale, loudly, instead of mixing two models' embeddings silently.
     static let decisionMetadata: Set<String> = ["threshold", "threshold_far", "threshold_as_norm", "eer",
-                                                "operating_points", "operating_points_enrolled_cohort"]
+                                                "operating_points", "operating_points_enrolled_cohort", "created"]
 
     /// 64-bit FNV-1a, as 16 hex digits, of what turns audio into an embedding: every
-    /// tensor (name, shape, values) and every metadata field but the decision ones
-    /// (`decisionMetadata`). Any change to a weight, the architecture, the front end
+    /// tensor (name, shape, values) and every metadata field but those that change no
+    /// embedding (`decisionMetadata`). Any change to a weight, the architecture, the front end
     /// or a fusion's normalisation changes it, and the store then reports embeddings
     /// of the old one as stale; recalibrating thresholds (`voiceprint calibrate`,
     /// e.g. on a deployment's own speakers) keeps it, and so keeps every enrollment.

@@ -149,6 +149,7 @@ extension EngineTests {
         recalibrated.metadata["eer"] = "0.05"
         recalibrated.metadata["operating_points"] = "{}"
         recalibrated.metadata["operating_points_enrolled_cohort"] = "{}"
+        recalibrated.metadata["created"] = "2030-01-01T00:00:00Z"
         #expect(VoiceprintEngine.fingerprint(recalibrated) == id)
 
         var reweighted = original
