@@ -98,17 +98,7 @@ struct DaemonBench: ParsableCommand {
             let directory = work + "/identify\(count)"
             try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
             let store = try SQLiteEnrollmentStore(path: directory + "/state/enrollments.sqlite")
-            var embeddingRng = SeededGenerator(seed: UInt64(count))
-            // Batches of 10 000: one transaction each, and never 100 000 vectors in memory at once.
-            for first in stride(from: 0, to: count, by: 10_000) {
-                let batch = (first..<min(first + 10_000, count)).map { i -> StoredEmbedding in
-                    var v = (0..<dimension).map { _ in Float(embeddingRng.gaussian()) }
-                    let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                    v = v.map { $0 / norm }
-                    return StoredEmbedding(speaker: "speaker\(i)", vector: v, speechSeconds: 10)
-                }
-                try store.addUtterances(batch, model: modelID)
-            }
+            try RandomPopulation.store(count, dimension: dimension, model: modelID, seed: UInt64(count), into: store)
             store.close()
             let daemon = try DaemonUnderTest(binary: binary, model: model, directory: directory)
             // A figure for an index that holds fewer speakers than claimed would be a lie.

@@ -45,17 +45,7 @@ struct FleetBench: ParsableCommand {
         let sqlite = try SQLiteEnrollmentStore(path: work + "/sqlite/state/enrollments.sqlite")
         for (name, target) in [("SQLite", sqlite as any EnrollmentStoring), ("PostgreSQL", postgres)] {
             let start = Date()
-            var rng = SeededGenerator(seed: UInt64(speakers))
-            // Batches of 10 000: one transaction each, and no batch of 100 000 vectors in memory at once.
-            for first in stride(from: 0, to: speakers, by: 10_000) {
-                let batch = (first..<min(first + 10_000, speakers)).map { i -> StoredEmbedding in
-                    var v = (0..<dimension).map { _ in Float(rng.gaussian()) }
-                    let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                    v = v.map { $0 / norm }
-                    return StoredEmbedding(speaker: "speaker\(i)", vector: v, speechSeconds: 10)
-                }
-                try target.addUtterances(batch, model: modelID)
-            }
+            try RandomPopulation.store(speakers, dimension: dimension, model: modelID, seed: UInt64(speakers), into: target)
             row("\(name): storing \(speakers) speakers (bulk, 10 000 a transaction)",
                 String(format: "%.1f s", Date().timeIntervalSince(start)), "", Date().timeIntervalSince(start))
         }
