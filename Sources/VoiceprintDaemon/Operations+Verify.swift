@@ -118,24 +118,29 @@ extension Operations {
             dispatcher.gate.audit(speaker: nil, peer: peer, outcome: .error, model: runtime.name, now: now)
             throw error
         }
-        let candidates: [(speaker: String, score: Float)]
+        // Normalised scores rescale per speaker, so a cosine shortlist is ranked again by them.
         let cohort = runtime.activeEnrolledCohort
+        let shortlist: Int, rescore: ((RankedSpeaker) throws -> Float)?
         if let cohort {
-            // Each shortlisted speaker normalised against the others, as verify does. Each costs
+            // Each candidate against the other enrolled speakers, as verify scores it. Each costs
             // a scan of the index, so the shortlist is 10 to 50 whatever `top` asks for.
             let neighbours = try cohort.neighbours(of: e.vector)
-            candidates = try runtime.index.rank(e.vector, top: min(max(top, 10), 50)).map { c in
-                (c.speaker, try cohort.score(e.vector, neighbours: neighbours, speaker: c.speaker, centroid: c.centroid))
-            }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
+            shortlist = min(max(top, 10), 50)
+            rescore = { c in try cohort.score(e.vector, neighbours: neighbours, speaker: c.speaker, centroid: c.centroid) }
         } else if case .asNorm = scorer.method {
-            // AS-norm rescales per speaker, so rank a generous cosine shortlist by normalised score;
-            // the query's own cohort statistics are computed once for all of them.
+            // The query's own cohort statistics are computed once for all of them.
             let query = scorer.query(e.vector)
-            candidates = try runtime.index.rank(e.vector, top: max(top, 50)).map { c in
-                (c.speaker, scorer.score(query, speaker: c.speaker, centroid: c.centroid))
-            }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
+            shortlist = max(top, 50)
+            rescore = { c in scorer.score(query, speaker: c.speaker, centroid: c.centroid) }
         } else {
-            candidates = try runtime.index.rank(e.vector, top: top).map { ($0.speaker, $0.score) }
+            shortlist = top
+            rescore = nil
+        }
+        let ranked = try runtime.index.rank(e.vector, top: shortlist)
+        let candidates: [(speaker: String, score: Float)] = if let rescore {
+            try ranked.map { ($0.speaker, try rescore($0)) }.sorted { $0.1 > $1.1 }.prefix(top).map { $0 }
+        } else {
+            ranked.map { ($0.speaker, $0.score) }
         }
         // The best candidate is the match if it passes its own threshold (with levels, its enrolled count's).
         var threshold = runtime.threshold(for: level, utterances: ModelRuntime.reportedUtterances, enrolledCohort: cohort != nil)

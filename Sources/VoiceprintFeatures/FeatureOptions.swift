@@ -98,23 +98,31 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
 
     public init() {}
 
+    /// What both imported encoders' PyTorch front ends share: 400-point frames centred
+    /// every 160 samples (torch.stft's `center=True`) over 0–8 kHz, on the raw signal
+    /// (no pre-emphasis, no DC removal) and without mean normalisation.
+    private static var torchFrames: FeatureOptions {
+        var o = FeatureOptions()
+        o.fftSize = 400
+        o.preemphasis = 0
+        o.removeDCOffset = false
+        o.lowFrequency = 0
+        o.highFrequency = 8000
+        o.meanNormalization = false
+        o.centerFrames = true
+        return o
+    }
+
     /// Resemblyzer's GE2E front end (resemblyzer/audio.py, hparams.py; librosa ≥ 0.9
     /// melspectrogram defaults): 400-point periodic Hann frames centred every 160
     /// samples, 40 Slaney mel bands with area normalisation over 0–8 kHz, power (no
     /// log), no mean normalisation; quiet input raised to −30 dBFS (increase only).
     public static var resemblyzerMel: FeatureOptions {
-        var o = FeatureOptions()
-        o.fftSize = 400
-        o.preemphasis = 0
-        o.removeDCOffset = false
+        var o = torchFrames
         o.window = .hannPeriodic
         o.melBins = 40
-        o.lowFrequency = 0
-        o.highFrequency = 8000
-        o.meanNormalization = false
         o.melScale = .slaney
         o.melNormalization = .slaney
-        o.centerFrames = true
         o.compression = .none
         o.targetLevelDBFS = -30
         return o
@@ -126,20 +134,13 @@ public struct FeatureOptions: Codable, Sendable, Equatable, Hashable {
     /// SpeechBrain mel bands over 0–8 kHz, dB clamped 80 below the utterance's peak,
     /// orthonormal DCT-II keeping 24 coefficients, no lifter, no mean normalisation.
     public static var speechBrainMFCC: FeatureOptions {
-        var o = FeatureOptions()
-        o.fftSize = 400
-        o.preemphasis = 0
-        o.removeDCOffset = false
+        var o = torchFrames
         o.window = .hammingPeriodic
         o.melBins = 44
-        o.lowFrequency = 0
-        o.highFrequency = 8000
         o.melScale = .speechbrain
         o.compression = .decibels
         o.cepstralCoefficients = 24
         o.cepstralLifter = 0
-        o.meanNormalization = false
-        o.centerFrames = true
         return o
     }
 

@@ -100,16 +100,7 @@ public final class PostgresEnrollmentStore: EnrollmentStoring {
     }
 
     public func speakers(model: String) throws(StoreError) -> [SpeakerSummary] {
-        try withConnection { tx throws(StoreError) in
-            try tx.run("""
-                SELECT s.name, s.created, s.updated,
-                       COALESCE(SUM(CASE WHEN u.model = \(model) THEN 1 ELSE 0 END), 0)::bigint,
-                       COALESCE(SUM(CASE WHEN u.model = \(model) THEN u.speech_seconds ELSE 0 END), 0)::double precision,
-                       COALESCE(SUM(CASE WHEN u.model <> \(model) THEN 1 ELSE 0 END), 0)::bigint
-                FROM speaker s LEFT JOIN utterance u ON u.speaker_id = s.id
-                GROUP BY s.id ORDER BY s.name COLLATE "C"
-                """).map { row throws(StoreError) in try Self.summary(row) }
-        }
+        try withConnection { tx throws(StoreError) in try Self.summaries(tx, speaker: nil, model: model) }
     }
 
     public func embeddings(model: String) throws(StoreError) -> [StoredEmbedding] {
@@ -191,14 +182,20 @@ public final class PostgresEnrollmentStore: EnrollmentStoring {
     }
 
     static func summary(_ tx: PostgresTransaction, speaker: String, model: String) throws(StoreError) -> SpeakerSummary? {
+        try summaries(tx, speaker: speaker, model: model).first
+    }
+
+    /// `speaker`'s summary for `model`, or every speaker's (nil), sorted by name.
+    static func summaries(_ tx: PostgresTransaction, speaker: String?, model: String) throws(StoreError) -> [SpeakerSummary] {
         try tx.run("""
             SELECT s.name, s.created, s.updated,
                    COALESCE(SUM(CASE WHEN u.model = \(model) THEN 1 ELSE 0 END), 0)::bigint,
                    COALESCE(SUM(CASE WHEN u.model = \(model) THEN u.speech_seconds ELSE 0 END), 0)::double precision,
                    COALESCE(SUM(CASE WHEN u.model <> \(model) THEN 1 ELSE 0 END), 0)::bigint
             FROM speaker s LEFT JOIN utterance u ON u.speaker_id = s.id
-            WHERE s.name = \(speaker) GROUP BY s.id
-            """).first.map { row throws(StoreError) in try summary(row) }
+            WHERE \(speaker)::text IS NULL OR s.name = \(speaker)
+            GROUP BY s.id ORDER BY s.name COLLATE "C"
+            """).map { row throws(StoreError) in try summary(row) }
     }
 
     static func summary(_ row: PostgresRow) throws(StoreError) -> SpeakerSummary {
